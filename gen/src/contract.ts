@@ -1,0 +1,151 @@
+/**
+ * The values contract of the edge chart: every value the chart owns, with its type, default,
+ * constraints and description. values.schema.json, gen/generated/values.ts, values.yaml and the
+ * README's values table are all generated from this tree (`npm run gen`).
+ */
+import { bool, int, list, map, obj, oneOf, passthrough, pinned, str, type Node } from "./dsl.js";
+import * as re from "./patterns.js";
+
+const port = (description: string, def: number, minimum = 1): Node =>
+  int(description, def, { minimum, maximum: 65535 });
+
+/** One proxy listener of Kong (`kong.proxy.http` or `kong.proxy.tls`). */
+const listener = (name: string, servicePort: number, containerPort: number, nodePort: number): Node =>
+  obj(`Kong's ${name} proxy listener. node-init maps node port \`servicePort\` to \`nodePort\`.`, {
+    enabled: bool(`Serve ${name}. When off, node-init installs no rule for its port.`, true),
+    servicePort: port(`Public port on every node and port of the proxy Service.`, servicePort),
+    containerPort: port(`Port Kong listens on inside its pod. At least 1024: Kong runs without root and without NET_BIND_SERVICE.`,
+      containerPort, 1024),
+    nodePort: port(`NodePort of the proxy Service; node-init sends node:\`servicePort\` here. Must lie in \`cluster.nodePortRange\`.`,
+      nodePort),
+  }, { open: true });
+
+const resources = (description: string, cpu: [string, string], memory: [string, string]): Node => {
+  const q = (d: string, v: string) => str(d, v, { pattern: re.quantity });
+  const pair = (d: string, c: string, m: string) => obj(d, { cpu: q("CPU.", c), memory: q("Memory.", m) });
+  return obj(description, {
+    requests: pair("What the scheduler reserves.", cpu[0], memory[0]),
+    limits: pair("The most the container may use.", cpu[1], memory[1]),
+  });
+};
+
+const kong = obj("Values for the Kong subchart (charts.konghq.com `kong`). Keys typed here are the ones edge relies on or pins for security; every other Kong value is passed through unchanged.", {
+  namespace: str("Namespace Kong runs in. edge creates it (see `namespaces.kong.create`) with Pod Security `restricted`.",
+    "kong", { pattern: re.dnsLabel, maxLength: 63 }),
+  deployment: obj("Kong's Deployment options.", {
+    hostNetwork: pinned("Always false: Kong never joins the node's network namespace; node-init forwards ports 80/443 instead.", false),
+  }, { open: true }),
+  replicaCount: int("Kong pods when `kong.autoscaling.enabled` is false. At least 2, so one node or pod can fail without an outage.",
+    2, { minimum: 2 }),
+  autoscaling: obj("HorizontalPodAutoscaler (autoscaling/v2) for Kong.", {
+    enabled: bool("Scale Kong between `minReplicas` and `maxReplicas` on the targets in `metrics`.", true),
+    minReplicas: int("Fewest Kong pods. At least 2.", 2, { minimum: 2 }),
+    maxReplicas: int("Most Kong pods.", 5, { minimum: 2 }),
+    metrics: list("autoscaling/v2 metric targets. The CPU target is `metrics[].resource.target.averageUtilization`; Kong's `targetCPUUtilizationPercentage` is ignored by autoscaling/v2 and rejected here.",
+      { type: "object" },
+      [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 80 } } }],
+      { minItems: 1 }),
+  }, { open: true }),
+  podDisruptionBudget: obj("PodDisruptionBudget for Kong.", {
+    enabled: bool("Create the PodDisruptionBudget.", true),
+    maxUnavailable: int("Kong pods a voluntary disruption (drain) may take down at once.", 1, { minimum: 1 }),
+  }, { open: true }),
+  updateStrategy: obj("Deployment update strategy: surge first, never take a ready pod away before its replacement is ready.", {
+    type: pinned("Rolling updates.", "RollingUpdate"),
+    rollingUpdate: obj("Rolling update parameters.", {
+      maxSurge: int("Extra pods started during an update.", 1, { minimum: 1 }),
+      maxUnavailable: pinned("Always 0: an update never lowers the number of ready Kong pods.", 0),
+    }),
+  }),
+  topologySpreadConstraints: passthrough("Spread Kong pods over nodes so one node failure leaves the others serving. `nodeTaintsPolicy: Honor` skips unreachable (tainted) nodes.", [
+    {
+      maxSkew: 1,
+      topologyKey: "kubernetes.io/hostname",
+      whenUnsatisfiable: "DoNotSchedule",
+      nodeTaintsPolicy: "Honor",
+      labelSelector: { matchLabels: { "app.kubernetes.io/name": "kong", "app.kubernetes.io/component": "app" } },
+      matchLabelKeys: ["pod-template-hash"],
+    },
+  ]),
+  securityContext: obj("Kong's pod security context.", {
+    runAsNonRoot: pinned("Always true.", true),
+    seccompProfile: obj("Seccomp profile.", {
+      type: oneOf("`RuntimeDefault` or `Localhost` (Pod Security `restricted`).", ["RuntimeDefault", "Localhost"], "RuntimeDefault"),
+    }, { open: true }),
+  }, { open: true }),
+  containerSecurityContext: obj("Security context of Kong's containers (restricted-compliant; the security-critical keys are pinned).", {
+    enabled: pinned("Always true: render this security context.", true),
+    runAsNonRoot: pinned("Always true.", true),
+    runAsUser: int("UID Kong runs as; never 0.", 1000, { minimum: 1 }),
+    runAsGroup: int("GID Kong runs as.", 1000, { minimum: 1 }),
+    readOnlyRootFilesystem: pinned("Always true.", true),
+    allowPrivilegeEscalation: pinned("Always false.", false),
+    capabilities: obj("Linux capabilities.", {
+      drop: list("Dropped capabilities; must contain `ALL`.", { type: "string" }, ["ALL"], { contains: { const: "ALL" } }),
+    }),
+    seccompProfile: obj("Seccomp profile.", {
+      type: oneOf("`RuntimeDefault` or `Localhost`.", ["RuntimeDefault", "Localhost"], "RuntimeDefault"),
+    }, { open: true }),
+  }),
+  proxy: obj("Kong's proxy Service: the only thing edge exposes.", {
+    enabled: pinned("Always true: the proxy is the product.", true),
+    type: oneOf("`NodePort` for node-init; `LoadBalancer` when a load balancer implementation (e.g. MetalLB) fronts Kong instead.",
+      ["NodePort", "LoadBalancer"], "NodePort"),
+    externalTrafficPolicy: oneOf("`Cluster` spreads traffic over every Kong pod; `Local` keeps the client's source IP but only nodes running Kong answer.",
+      ["Cluster", "Local"], "Cluster"),
+    http: listener("HTTP", 80, 8000, 30080),
+    tls: listener("HTTPS", 443, 8443, 30443),
+  }, { open: true }),
+}, { open: true });
+
+const nodeInit = obj("node-init: a DaemonSet that makes every node's ports 80/443 reach Kong's NodePorts with netfilter rules.", {
+  enabled: bool("Install node-init. Turning it off removes its rules from every node.", true),
+  namespace: str("Namespace of node-init (Pod Security `privileged`; holds nothing else).", "edge-node-init",
+    { pattern: re.dnsLabel, maxLength: 63 }),
+  method: oneOf("`auto` picks by the kube-proxy mode found on the node; `nftables` rewrites the destination port before kube-proxy's NodePort DNAT (iptables and nftables modes); `iptables-redirect` uses a nat REDIRECT, which works only under kube-proxy IPVS mode.",
+    ["auto", "nftables", "iptables-redirect"], "auto"),
+  hostAccess: oneOf("How the pod reaches the node's network namespace. `hostPID`: host PID namespace and `nsenter` (needs NET_ADMIN, SYS_ADMIN, SYS_PTRACE). `hostNetwork`: the pod runs in the node's network namespace (needs NET_ADMIN, and NET_RAW for iptables-legacy) — fewer capabilities.",
+    ["hostPID", "hostNetwork"], "hostPID"),
+  sourceRanges: list("Client networks (CIDR, IPv4 or IPv6) allowed to reach node ports 80/443 through node-init; empty allows all.",
+    { type: "string", pattern: re.cidr }, [], { uniqueItems: true }),
+  interfaces: list("Network interfaces whose incoming traffic is forwarded (a trailing `*` matches a prefix); empty means all. Connections from the node itself are always forwarded.",
+    { type: "string", pattern: re.interfaceName }, [], { uniqueItems: true }),
+  resyncSeconds: int("Seconds between checks of the rules; drift (a flush, a firewall reload) is repaired within one period.",
+    30, { minimum: 5, maximum: 3600 }),
+  image: obj("Image with sh, nft, iptables (nft and legacy), nsenter and curl.", {
+    repository: str("Image repository; point it at your mirror in air-gapped clusters.", "docker.io/nicolaka/netshoot",
+      { pattern: re.imageRepository }),
+    tag: str("Image tag.", "v0.14", { pattern: re.imageTag }),
+    digest: str("Optional `sha256:…` digest; when set the image is pulled by digest.", "", { pattern: re.imageDigest }),
+    pullPolicy: oneOf("Image pull policy.", ["IfNotPresent", "Always", "Never"], "IfNotPresent"),
+  }),
+  resources: resources("Resources of each node-init container.", ["10m", "100m"], ["16Mi", "64Mi"]),
+  nodeSelector: map("Nodes that get node-init (and so answer on 80/443).", {}, { type: "string" }),
+  tolerations: passthrough("Taints node-init tolerates. The default tolerates every taint so each node that can receive traffic gets the rules.",
+    [{ operator: "Exists" }]),
+  affinity: passthrough("Affinity rules for node-init pods.", {}),
+  priorityClassName: str("Priority class; node-critical so the rules are kept on a full node.", "system-node-critical"),
+  podAnnotations: map("Annotations added to node-init pods.", {}, { type: "string" }),
+}, { extra: {} });
+
+const namespaceSwitch = (which: string): Node =>
+  obj(`The ${which} namespace.`, {
+    create: bool(`Create the ${which} namespace with its Pod Security labels. Turn off when it already exists (made by hand, by \`--create-namespace\` or by Argo CD) and apply the labels yourself (see README).`, true),
+  });
+
+/** The root of values.yaml. */
+export const contract: Node = obj("Values of the edge chart.", {
+  global: map("Helm's global values, shared with the Kong subchart.", {}),
+  cluster: obj("Facts about the cluster that the chart cannot read at render time.", {
+    nodePortRange: obj("The API server's `--service-node-port-range`; Kong's NodePorts must lie in it.", {
+      min: port("Lowest NodePort.", 30000),
+      max: port("Highest NodePort.", 32767),
+    }),
+  }),
+  namespaces: obj("Namespaces the chart creates.", {
+    kong: namespaceSwitch("Kong (`kong.namespace`, Pod Security `restricted`)"),
+    nodeInit: namespaceSwitch("node-init (`nodeInit.namespace`, Pod Security `privileged`)"),
+  }),
+  kong,
+  nodeInit,
+});

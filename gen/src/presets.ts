@@ -1,0 +1,44 @@
+/** Emit phase: typed presets → presets/*.yaml, each validated against the schema first. */
+import { Ajv } from "ajv";
+import Handlebars from "handlebars";
+import type { JSONSchema7 } from "json-schema";
+import YAML from "yaml";
+import { type Json } from "./dsl.js";
+import { readTemplate } from "./files.js";
+import type { Preset } from "./preset.js";
+import { ipvs } from "./presets/ipvs.js";
+import { metallbMigration } from "./presets/metallb-migration.js";
+import { onPremHa } from "./presets/on-prem-ha.js";
+import { singleNode } from "./presets/single-node.js";
+import { sourceIp } from "./presets/source-ip.js";
+
+export const presets: readonly Preset[] = [onPremHa, singleNode, ipvs, sourceIp, metallbMigration];
+
+const isMap = (v: unknown): v is Record<string, Json> => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** Helm's coalescing of a values file over defaults: maps merge, lists and scalars replace, null deletes. */
+export function helmMerge(base: Json, override: Json): Json {
+  if (!isMap(base) || !isMap(override)) return override;
+  const out: Record<string, Json> = { ...base };
+  for (const [key, value] of Object.entries(override)) {
+    const current = base[key];
+    if (value === null) delete out[key];
+    else out[key] = current === undefined ? value : helmMerge(current, value);
+  }
+  return out;
+}
+
+/** Throws, naming the preset and each failing field, unless defaults + preset satisfy the schema. */
+export function validatePreset(schema: JSONSchema7, defaults: Json, preset: Preset): void {
+  const ajv = new Ajv({ strict: true, allErrors: true });
+  const validate = ajv.compile(schema);
+  if (!validate(helmMerge(defaults, preset.values as Json))) {
+    const errors = (validate.errors ?? []).map((e) => `  ${e.instancePath || "/"} ${e.message}`).join("\n");
+    throw new Error(`preset ${preset.name} does not satisfy values.schema.json:\n${errors}`);
+  }
+}
+
+export function emitPreset(preset: Preset): string {
+  const template = Handlebars.compile(readTemplate("preset.yaml.hbs"), { noEscape: true, strict: true });
+  return template({ ...preset, body: YAML.stringify(preset.values, { lineWidth: 0 }).trimEnd() }) + "\n";
+}
