@@ -298,8 +298,8 @@ on_term() {
 
 run() {
   require curl
-  apply
   trap on_term TERM INT
+  apply
   while :; do
     sleep "$RESYNC" &
     wait $! || true

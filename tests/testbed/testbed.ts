@@ -1,0 +1,228 @@
+/**
+ * A network-namespace testbed for node-init: an external client, a node and two pods, wired with
+ * veth pairs and routes, with the NodePort rules kube-proxy programs in each proxy mode and real
+ * HTTP backends. Every command runs inside one of the testbed's own namespaces (`ip netns exec`);
+ * nothing here touches the machine's own network namespace or PID 1.
+ *
+ *   client (192.0.2.10, 2001:db8:1::10)          external web server on :80/:443
+ *      │ eth0
+ *      │ eth0
+ *   node   (192.0.2.1,  2001:db8:1::1)            kube-proxy rules: NodePort 30080/30443 → kong pod
+ *      ├─ vkong ── kong pod (10.244.0.2, fd00:10:244::2)   "Kong" on :8000/:8443
+ *      └─ vapp  ── app pod  (10.244.0.3, fd00:10:244::3)   a workload serving :80/:443
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Run, run } from "../lib/tools.js";
+
+export type ProxyMode = "iptables-nft" | "iptables-legacy" | "nftables" | "ipvs";
+
+export const addr = {
+  client4: "192.0.2.10", client6: "2001:db8:1::10",
+  node4: "192.0.2.1", node6: "2001:db8:1::1",
+  kong4: "10.244.0.2", kong6: "fd00:10:244::2",
+  app4: "10.244.0.3", app6: "fd00:10:244::3",
+  /** A Service address kube-proxy IPVS would hold on kube-ipvs0. */
+  service4: "10.96.0.10", service6: "fd00:10:96::10",
+};
+
+const here = new URL(".", import.meta.url).pathname;
+
+/** Runs `cmd args` inside namespace `ns`; throws with its output when it fails. */
+export function inNs(ns: string, cmd: string, args: readonly string[] = [], options: { env?: NodeJS.ProcessEnv; allowFail?: boolean } = {}): Run {
+  const r = run("ip", ["netns", "exec", ns, cmd, ...args], { env: options.env ?? process.env });
+  if (r.status !== 0 && !options.allowFail) {
+    throw new Error(`[${ns}] ${cmd} ${args.join(" ")} exited ${r.status}:\n${r.stdout}${r.stderr}`);
+  }
+  return r;
+}
+
+/** Pipes `script` into `sh -e` inside `ns`. */
+export function shIn(ns: string, script: string, options: { allowFail?: boolean } = {}): Run {
+  const r = run("ip", ["netns", "exec", ns, "sh", "-e"], { input: script });
+  if (r.status !== 0 && !options.allowFail) throw new Error(`[${ns}] script exited ${r.status}:\n${script}\n${r.stdout}${r.stderr}`);
+  return r;
+}
+
+export class Testbed {
+  readonly client: string;
+  readonly node: string;
+  readonly kong: string;
+  readonly app: string;
+  readonly dir: string;
+  private readonly servers: ChildProcess[] = [];
+
+  constructor(readonly mode: ProxyMode, tag = `${process.pid % 100000}`) {
+    const prefix = `edge-${mode.replace("iptables-", "ipt")}-${tag}`;
+    this.client = `${prefix}-client`;
+    this.node = `${prefix}-node`;
+    this.kong = `${prefix}-kong`;
+    this.app = `${prefix}-app`;
+    this.dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  }
+
+  get namespaces(): string[] {
+    return [this.client, this.node, this.kong, this.app];
+  }
+
+  async up(): Promise<void> {
+    this.down();
+    for (const ns of this.namespaces) run("ip", ["netns", "add", ns]);
+    // Both ends are created from inside the testbed's namespaces, never in the machine's own.
+    const link = (a: string, aIf: string, b: string, bIf: string) =>
+      inNs(a, "ip", ["link", "add", aIf, "type", "veth", "peer", "name", bIf, "netns", b]);
+    link(this.client, "eth0", this.node, "eth0");
+    link(this.node, "vkong", this.kong, "eth0");
+    link(this.node, "vapp", this.app, "eth0");
+    shIn(this.client, `
+      ip link set lo up; ip link set eth0 up
+      ip addr add ${addr.client4}/24 dev eth0
+      ip addr add ${addr.client6}/64 dev eth0 nodad
+      ip route add 10.244.0.0/24 via ${addr.node4}
+      ip -6 route add fd00:10:244::/64 via ${addr.node6}`);
+    shIn(this.node, `
+      sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+      ip link set lo up; ip link set eth0 up; ip link set vkong up; ip link set vapp up
+      ip addr add ${addr.node4}/24 dev eth0
+      ip addr add ${addr.node6}/64 dev eth0 nodad
+      ip route add ${addr.kong4}/32 dev vkong
+      ip route add ${addr.app4}/32 dev vapp
+      ip -6 addr add fe80::1/64 dev vkong nodad
+      ip -6 addr add fe80::1/64 dev vapp nodad
+      ip -6 route add ${addr.kong6}/128 dev vkong
+      ip -6 route add ${addr.app6}/128 dev vapp`);
+    for (const [ns, a4, a6] of [[this.kong, addr.kong4, addr.kong6], [this.app, addr.app4, addr.app6]] as const) {
+      shIn(ns, `
+        ip link set lo up; ip link set eth0 up
+        ip addr add ${a4}/32 dev eth0
+        ip addr add ${a6}/128 dev eth0 nodad
+        ip route add 169.254.1.1 dev eth0
+        ip route add default via 169.254.1.1 dev eth0
+        ip -6 route add default via fe80::1 dev eth0`);
+    }
+    // The pods' gateway 169.254.1.1 is the node's end of each veth (Calico's layout, without proxy ARP).
+    shIn(this.node, "ip addr add 169.254.1.1/32 dev vkong; ip addr add 169.254.1.1/32 dev vapp");
+    this.serve(this.client, [`external@${addr.client4}:80`, `external@${addr.client4}:443`, `external@[${addr.client6}]:80`, `external@[${addr.client6}]:443`]);
+    this.serve(this.kong, [`kong@0.0.0.0:8000`, `kong@0.0.0.0:8443`, `kong@[::]:8000`, `kong@[::]:8443`]);
+    this.serve(this.app, [`app@0.0.0.0:80`, `app@0.0.0.0:443`, `app@[::]:80`, `app@[::]:443`]);
+    this.serve(this.node, [`node@0.0.0.0:8081`, `node@[::]:8081`]);
+    this.installKubeProxy();
+    await this.waitFor(() => this.curl(this.client, `http://${addr.kong4}:8000/`).startsWith("kong"), "kong pod reachable");
+    await this.waitFor(() => this.curl(this.client, `http://[${addr.app6}]:80/`).startsWith("app"), "app pod reachable over IPv6");
+    await this.waitFor(() => this.curl(this.app, `http://${addr.client4}/`).startsWith("external"), "client reachable from a pod");
+  }
+
+  /** Starts an HTTP backend inside `ns`. */
+  serve(ns: string, listeners: string[]): void {
+    const child = spawn("ip", ["netns", "exec", ns, process.execPath, join(here, "server.mjs"), ...listeners], { stdio: "ignore" });
+    this.servers.push(child);
+  }
+
+  /** The rules kube-proxy programs for a NodePort Service 30080→kong:8000, 30443→kong:8443. */
+  private installKubeProxy(): void {
+    const ipt = (bin: string, kong: string) => `
+      ${bin} -t nat -N KUBE-SERVICES
+      ${bin} -t nat -N KUBE-NODEPORTS
+      ${bin} -t nat -N KUBE-MARK-MASQ
+      ${bin} -t nat -N KUBE-POSTROUTING
+      ${bin} -t nat -A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+      ${bin} -t nat -A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+      ${bin} -t nat -A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
+      ${bin} -t nat -A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
+      ${bin} -t nat -A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+      ${bin} -t nat -A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
+      ${bin} -t nat -A KUBE-POSTROUTING -j MASQUERADE --random-fully
+      ${bin} -t nat -A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+      ${bin} -t nat -A KUBE-NODEPORTS -p tcp --dport 30080 -j KUBE-MARK-MASQ
+      ${bin} -t nat -A KUBE-NODEPORTS -p tcp --dport 30080 -j DNAT --to-destination ${kong}:8000
+      ${bin} -t nat -A KUBE-NODEPORTS -p tcp --dport 30443 -j KUBE-MARK-MASQ
+      ${bin} -t nat -A KUBE-NODEPORTS -p tcp --dport 30443 -j DNAT --to-destination ${kong}:8443`;
+    switch (this.mode) {
+      case "iptables-nft":
+        shIn(this.node, ipt("iptables-nft", addr.kong4) + ipt("ip6tables-nft", `[${addr.kong6}]`));
+        break;
+      case "iptables-legacy":
+        shIn(this.node, ipt("iptables-legacy", addr.kong4) + ipt("ip6tables-legacy", `[${addr.kong6}]`));
+        break;
+      case "nftables": {
+        // The shape of kube-proxy's nftables mode (pkg/proxy/nftables): one table per family,
+        // dstnat at priority -100, NodePorts matched on local destination addresses.
+        const table = (family: string, kong: string) => `
+          table ${family} kube-proxy {
+            chain mark-for-masquerade { meta mark set meta mark or 0x4000; }
+            chain masquerading {
+              meta mark & 0x4000 == 0 return
+              meta mark set meta mark xor 0x4000
+              masquerade fully-random
+            }
+            chain nat-prerouting { type nat hook prerouting priority -100; policy accept; jump services; }
+            chain nat-output { type nat hook output priority -100; policy accept; jump services; }
+            chain nat-postrouting { type nat hook postrouting priority 100; policy accept; jump masquerading; }
+            chain services { fib daddr type local jump nodeports; }
+            chain nodeports {
+              tcp dport 30080 jump mark-for-masquerade
+              tcp dport 30080 dnat to ${kong}:8000
+              tcp dport 30443 jump mark-for-masquerade
+              tcp dport 30443 dnat to ${kong}:8443
+            }
+          }`;
+        const file = join(this.dir, "kube-proxy.nft");
+        writeFileSync(file, table("ip", addr.kong4) + table("ip6", `[${addr.kong6}]`));
+        inNs(this.node, "nft", ["-f", file]);
+        break;
+      }
+      case "ipvs":
+        // IPVS cannot run on this kernel. What matters to node-init is simulated: kube-proxy's
+        // interface kube-ipvs0 holding Service addresses (local, but not the node's; a dummy
+        // interface in real clusters, a veth here since this kernel lacks the dummy driver), and
+        // NodePorts answered after PREROUTING (IPVS hooks LOCAL_IN) — here by a process on the
+        // node listening on the NodePorts, which is exactly where a REDIRECT delivers.
+        shIn(this.node, `
+          ip link add kube-ipvs0 type veth peer name kube-ipvs0-peer
+          ip link set kube-ipvs0 up; ip link set kube-ipvs0-peer up
+          ip addr add ${addr.service4}/32 dev kube-ipvs0
+          ip addr add ${addr.service6}/128 dev kube-ipvs0 nodad`);
+        this.serve(this.node, [`kong-ipvs@0.0.0.0:30080`, `kong-ipvs@0.0.0.0:30443`, `kong-ipvs@[::]:30080`, `kong-ipvs@[::]:30443`,
+          `service@${addr.service4}:80`, `service@[${addr.service6}]:80`]);
+        break;
+    }
+  }
+
+  /** GETs `url` from inside `ns` on a new connection; returns the body or "ERR <curl exit>". */
+  curl(ns: string, url: string, extra: string[] = []): string {
+    const r = inNs(ns, "curl", ["-sS", "--max-time", "2", "--noproxy", "*", ...extra, url], { allowFail: true });
+    return r.status === 0 ? r.stdout.trim() : `ERR ${r.status}`;
+  }
+
+  /** The node's whole ruleset: nftables (all tables) plus legacy iptables, without counters. */
+  ruleset(): string {
+    const nft = inNs(this.node, "nft", ["-s", "list", "ruleset"]).stdout;
+    const legacy = inNs(this.node, "iptables-legacy-save", [], { allowFail: true }).stdout + inNs(this.node, "ip6tables-legacy-save", [], { allowFail: true }).stdout;
+    return `${nft}\n${legacy.replace(/^#.*$/gm, "").replace(/\[\d+:\d+\]/g, "")}`;
+  }
+
+  async waitFor(cond: () => boolean, what: string, seconds = 10): Promise<void> {
+    const deadline = Date.now() + seconds * 1000;
+    while (Date.now() < deadline) {
+      if (cond()) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`testbed: timed out waiting for ${what}`);
+  }
+
+  down(): void {
+    for (const s of this.servers.splice(0)) s.kill("SIGTERM");
+    for (const ns of this.namespaces) {
+      const pids = run("ip", ["netns", "pids", ns]).stdout.split(/\s+/).filter(Boolean);
+      for (const pid of pids) { try { process.kill(Number(pid), "SIGKILL"); } catch { /* already gone */ } }
+      run("ip", ["netns", "del", ns]);
+    }
+  }
+
+  destroy(): void {
+    this.down();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
