@@ -94,7 +94,16 @@ export interface EdgeValues {
        *
        * @minItems 1
        */
-      metrics: [{}, ...{}[]];
+      metrics: [
+        {
+          type: "Resource" | "ContainerResource" | "Pods" | "Object" | "External";
+          [k: string]: unknown | undefined;
+        },
+        ...{
+          type: "Resource" | "ContainerResource" | "Pods" | "Object" | "External";
+          [k: string]: unknown | undefined;
+        }[]
+      ];
       [k: string]: unknown | undefined;
     };
     /**
@@ -155,6 +164,10 @@ export interface EdgeValues {
         type: "RuntimeDefault" | "Localhost";
         [k: string]: unknown | undefined;
       };
+      /**
+       * UID of Kong's pod when set; never 0.
+       */
+      runAsUser?: number;
       [k: string]: unknown | undefined;
     };
     /**
@@ -193,6 +206,12 @@ export interface EdgeValues {
          * Dropped capabilities; must contain `ALL`.
          */
         drop: string[];
+        /**
+         * Added capabilities: none (Kong listens on ports above 1024).
+         *
+         * @maxItems 0
+         */
+        add?: [];
       };
       /**
        * Seccomp profile.
@@ -204,6 +223,10 @@ export interface EdgeValues {
         type: "RuntimeDefault" | "Localhost";
         [k: string]: unknown | undefined;
       };
+      /**
+       * Never true.
+       */
+      privileged?: false;
     };
     /**
      * Kong's proxy Service: the only thing edge exposes.
@@ -241,6 +264,12 @@ export interface EdgeValues {
          * NodePort of the proxy Service; node-init sends node:`servicePort` here. Must lie in `cluster.nodePortRange`.
          */
         nodePort: number;
+        /**
+         * Never set: Kong binds no host port (Pod Security `restricted`); node-init forwards the node's ports instead.
+         */
+        hostPort?: {
+          [k: string]: unknown | undefined;
+        };
         [k: string]: unknown | undefined;
       };
       /**
@@ -263,6 +292,12 @@ export interface EdgeValues {
          * NodePort of the proxy Service; node-init sends node:`servicePort` here. Must lie in `cluster.nodePortRange`.
          */
         nodePort: number;
+        /**
+         * Never set: Kong binds no host port (Pod Security `restricted`); node-init forwards the node's ports instead.
+         */
+        hostPort?: {
+          [k: string]: unknown | undefined;
+        };
         [k: string]: unknown | undefined;
       };
       [k: string]: unknown | undefined;
@@ -286,7 +321,7 @@ export interface EdgeValues {
      */
     method: "auto" | "nftables" | "iptables-redirect";
     /**
-     * How the pod reaches the node's network namespace. `hostPID`: host PID namespace and `nsenter` (needs NET_ADMIN, SYS_ADMIN, SYS_PTRACE). `hostNetwork`: the pod runs in the node's network namespace (needs NET_ADMIN, and NET_RAW for iptables-legacy) — fewer capabilities.
+     * How the pod reaches the node's network namespace. `hostPID`: host PID namespace and `nsenter` (needs NET_ADMIN, SYS_ADMIN, SYS_PTRACE). `hostNetwork`: the pod runs in the node's network namespace and needs only NET_ADMIN, but shares the node's network stack.
      */
     hostAccess: "hostPID" | "hostNetwork";
     /**
@@ -368,7 +403,7 @@ export interface EdgeValues {
      */
     affinity: {};
     /**
-     * Priority class; node-critical so the rules are kept on a full node.
+     * Priority class; node-critical so the rules are kept on a full node. Empty for none.
      */
     priorityClassName: string;
     /**

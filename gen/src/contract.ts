@@ -3,7 +3,7 @@
  * constraints and description. values.schema.json, gen/generated/values.ts, values.yaml and the
  * README's values table are all generated from this tree (`npm run gen`).
  */
-import { bool, int, list, map, obj, oneOf, passthrough, pinned, str, type Node } from "./dsl.js";
+import { bool, forbidden, int, list, map, obj, oneOf, passthrough, pinned, str, type Node, whenSet } from "./dsl.js";
 import * as re from "./patterns.js";
 
 const port = (description: string, def: number, minimum = 1): Node =>
@@ -18,7 +18,10 @@ const listener = (name: string, servicePort: number, containerPort: number, node
       containerPort, 1024),
     nodePort: port(`NodePort of the proxy Service; node-init sends node:\`servicePort\` here. Must lie in \`cluster.nodePortRange\`.`,
       nodePort),
-  }, { open: true });
+  }, {
+    open: true,
+    optional: { hostPort: forbidden("Never set: Kong binds no host port (Pod Security `restricted`); node-init forwards the node's ports instead.") },
+  });
 
 const resources = (description: string, cpu: [string, string], memory: [string, string]): Node => {
   const q = (d: string, v: string) => str(d, v, { pattern: re.quantity });
@@ -42,7 +45,12 @@ const kong = obj("Values for the Kong subchart (charts.konghq.com `kong`). Keys 
     minReplicas: int("Fewest Kong pods. At least 2.", 2, { minimum: 2 }),
     maxReplicas: int("Most Kong pods.", 5, { minimum: 2 }),
     metrics: list("autoscaling/v2 metric targets. The CPU target is `metrics[].resource.target.averageUtilization`; Kong's `targetCPUUtilizationPercentage` is ignored by autoscaling/v2 and rejected here.",
-      { type: "object" },
+      {
+        type: "object",
+        required: ["type"],
+        properties: { type: { enum: ["Resource", "ContainerResource", "Pods", "Object", "External"] } },
+        additionalProperties: true,
+      },
       [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 80 } } }],
       { minItems: 1 }),
   }, { open: true }),
@@ -72,7 +80,7 @@ const kong = obj("Values for the Kong subchart (charts.konghq.com `kong`). Keys 
     seccompProfile: obj("Seccomp profile.", {
       type: oneOf("`RuntimeDefault` or `Localhost` (Pod Security `restricted`).", ["RuntimeDefault", "Localhost"], "RuntimeDefault"),
     }, { open: true }),
-  }, { open: true }),
+  }, { open: true, optional: { runAsUser: whenSet("integer", "UID of Kong's pod when set; never 0.", { minimum: 1 }) } }),
   containerSecurityContext: obj("Security context of Kong's containers (restricted-compliant; the security-critical keys are pinned).", {
     enabled: pinned("Always true: render this security context.", true),
     runAsNonRoot: pinned("Always true.", true),
@@ -82,11 +90,11 @@ const kong = obj("Values for the Kong subchart (charts.konghq.com `kong`). Keys 
     allowPrivilegeEscalation: pinned("Always false.", false),
     capabilities: obj("Linux capabilities.", {
       drop: list("Dropped capabilities; must contain `ALL`.", { type: "string" }, ["ALL"], { contains: { const: "ALL" } }),
-    }),
+    }, { optional: { add: whenSet("array", "Added capabilities: none (Kong listens on ports above 1024).", { maxItems: 0 }) } }),
     seccompProfile: obj("Seccomp profile.", {
       type: oneOf("`RuntimeDefault` or `Localhost`.", ["RuntimeDefault", "Localhost"], "RuntimeDefault"),
     }, { open: true }),
-  }),
+  }, { optional: { privileged: whenSet("boolean", "Never true.", { const: false }) } }),
   proxy: obj("Kong's proxy Service: the only thing edge exposes.", {
     enabled: pinned("Always true: the proxy is the product.", true),
     type: oneOf("`NodePort` for node-init; `LoadBalancer` when a load balancer implementation (e.g. MetalLB) fronts Kong instead.",
@@ -104,7 +112,7 @@ const nodeInit = obj("node-init: a DaemonSet that makes every node's ports 80/44
     { pattern: re.dnsLabel, maxLength: 63 }),
   method: oneOf("`auto` picks by the kube-proxy mode found on the node; `nftables` rewrites the destination port before kube-proxy's NodePort DNAT (iptables and nftables modes); `iptables-redirect` uses a nat REDIRECT, which works only under kube-proxy IPVS mode.",
     ["auto", "nftables", "iptables-redirect"], "auto"),
-  hostAccess: oneOf("How the pod reaches the node's network namespace. `hostPID`: host PID namespace and `nsenter` (needs NET_ADMIN, SYS_ADMIN, SYS_PTRACE). `hostNetwork`: the pod runs in the node's network namespace (needs NET_ADMIN, and NET_RAW for iptables-legacy) — fewer capabilities.",
+  hostAccess: oneOf("How the pod reaches the node's network namespace. `hostPID`: host PID namespace and `nsenter` (needs NET_ADMIN, SYS_ADMIN, SYS_PTRACE). `hostNetwork`: the pod runs in the node's network namespace and needs only NET_ADMIN, but shares the node's network stack.",
     ["hostPID", "hostNetwork"], "hostPID"),
   sourceRanges: list("Client networks (CIDR, IPv4 or IPv6) allowed to reach node ports 80/443 through node-init; empty allows all.",
     { type: "string", pattern: re.cidr }, [], { uniqueItems: true }),
@@ -124,7 +132,8 @@ const nodeInit = obj("node-init: a DaemonSet that makes every node's ports 80/44
   tolerations: passthrough("Taints node-init tolerates. The default tolerates every taint so each node that can receive traffic gets the rules.",
     [{ operator: "Exists" }]),
   affinity: passthrough("Affinity rules for node-init pods.", {}),
-  priorityClassName: str("Priority class; node-critical so the rules are kept on a full node.", "system-node-critical"),
+  priorityClassName: str("Priority class; node-critical so the rules are kept on a full node. Empty for none.", "system-node-critical",
+    { pattern: re.dnsSubdomainOrEmpty, maxLength: 253 }),
   podAnnotations: map("Annotations added to node-init pods.", {}, { type: "string" }),
 }, { extra: {} });
 

@@ -21,7 +21,7 @@ export function emitValuesTable(root: Node): string {
   const rows = [...walk(root)].filter((e) => !e.section).map((e) => ({
     path: e.path,
     type: cell(typeLabel(e.node)),
-    default: cell(JSON.stringify(e.node.default)),
+    default: e.node.default === undefined ? "(unset)" : cell(JSON.stringify(e.node.default)),
     description: cell(e.node.description),
   }));
   return Handlebars.compile(readTemplate("values-table.md.hbs"), { noEscape: true, strict: true })({ rows });

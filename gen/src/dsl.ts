@@ -70,6 +70,11 @@ export interface ObjectOptions {
   open?: boolean;
   /** Extra schema keywords (e.g. `allOf` for cross-field rules JSON Schema can express). */
   extra?: Extra;
+  /**
+   * Keys that have no default and may be absent, but are checked when set (e.g. a Kong value
+   * edge does not set but must never be insecure).
+   */
+  optional?: Record<string, Node>;
 }
 
 /** An object whose keys are all named: every key is required (Helm always merges the default). */
@@ -79,11 +84,17 @@ export function obj(description: string, properties: Record<string, Node>, optio
     type: "object",
     description,
     ...options.extra,
-    properties,
+    properties: { ...properties, ...options.optional },
     required: Object.keys(properties),
     additionalProperties: options.open ?? false,
   };
 }
+
+/** A key that must stay unset; setting it is an error naming the key. */
+export const forbidden = (description: string): Node => ({ description, not: {} }) as Node;
+
+/** An optional value checked when set (no default). */
+export const whenSet = (type: JSONSchema7TypeName, description: string, extra: Extra = {}): Node => ({ type, description, ...extra });
 
 /** The default a node contributes to values.yaml (objects: the defaults of their properties). */
 export function defaultOf(node: Node): Json | undefined {

@@ -4,12 +4,23 @@
  */
 const octet = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])";
 const ipv4 = `(${octet}\\.){3}${octet}`;
-const hextet = "[0-9a-fA-F]{1,4}";
-// Full, compressed and IPv4-suffixed IPv6 forms; node-init re-validates with the kernel's parser.
-const ipv6 = `((${hextet}:){7}${hextet}|((${hextet}:){0,6}${hextet})?::((${hextet}:){0,6}${hextet})?|((${hextet}:){0,5}${hextet})?::(${hextet}:){0,5}${ipv4}|(${hextet}:){6}${ipv4})`;
+const h = "[0-9a-fA-F]{1,4}";
+// Every RFC 4291 text form of an IPv6 address (RE2 has no lookaround, so the "::" positions are
+// spelled out); node-init validates again before the kernel parses it.
+const ipv6 = [
+  `(${h}:){7}${h}`,
+  `(${h}:){1,7}:`,
+  `(${h}:){1,6}:${h}`,
+  `(${h}:){1,5}(:${h}){1,2}`,
+  `(${h}:){1,4}(:${h}){1,3}`,
+  `(${h}:){1,3}(:${h}){1,4}`,
+  `(${h}:){1,2}(:${h}){1,5}`,
+  `${h}:(:${h}){1,6}`,
+  `:((:${h}){1,7}|:)`,
+].map((form) => `(${form})`).join("|");
 
 /** An IPv4 or IPv6 network in CIDR notation, e.g. 10.0.0.0/8 or fd00::/8. */
-export const cidr = `^(${ipv4}/(3[0-2]|[12]?[0-9])|${ipv6}/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))$`;
+export const cidr = `^(${ipv4}/(3[0-2]|[12]?[0-9])|(${ipv6})/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))$`;
 
 /** A Linux interface name (at most 15 bytes); a trailing `*` matches every name with that prefix. */
 export const interfaceName = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}[*]?$";
@@ -18,7 +29,10 @@ export const interfaceName = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}[*]?$";
 export const dnsLabel = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$";
 
 /** An image repository without tag or digest, e.g. registry.example:5000/team/image. */
-export const imageRepository = "^[a-z0-9]+([._:/-][a-z0-9]+)*$";
+export const imageRepository = "^([a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?/)?[a-z0-9]+([._/-][a-z0-9]+)*$";
+
+/** A DNS subdomain (RFC 1123), e.g. a PriorityClass name; empty for none. */
+export const dnsSubdomainOrEmpty = "^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?)?$";
 
 /** An image tag. */
 export const imageTag = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$";

@@ -35,7 +35,8 @@ function assignment(key: string, value: unknown, indent: string): string[] {
 }
 
 export function emitValuesYaml(root: Node): string {
-  const blocks = [...walk(root)].map((e) => {
+  // Optional and forbidden keys have no default and do not appear in values.yaml.
+  const blocks = [...walk(root)].filter((e) => e.section || e.node.default !== undefined).map((e) => {
     const indent = "  ".repeat(e.depth);
     const lines = comment(e.node.description, indent);
     lines.push(...(e.section ? [`${indent}${e.key}:`] : assignment(e.key, e.node.default, indent)));

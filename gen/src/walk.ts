@@ -22,6 +22,7 @@ export function* walk(node: Node, prefix = "", depth = 0): Generator<Entry> {
 
 /** The schema type of a node as a reader sees it, e.g. `integer (1–65535)` or `"auto" | "nftables"`. */
 export function typeLabel(node: Node): string {
+  if (node.not) return "forbidden";
   if (node.const !== undefined) return `${JSON.stringify(node.const)} (fixed)`;
   if (node.enum) return node.enum.map((v) => JSON.stringify(v)).join(" \\| ");
   const type = String(node.type);
