@@ -17,6 +17,10 @@ const ipv6 = [
   `(${h}:){1,2}(:${h}){1,5}`,
   `${h}:(:${h}){1,6}`,
   `:((:${h}){1,7}|:)`,
+  // With an embedded IPv4 address (two groups' worth), e.g. ::ffff:10.0.0.0 or 64:ff9b::192.0.2.0.
+  `(${h}:){6}${ipv4}`,
+  `::(${h}:){0,5}${ipv4}`,
+  ...[1, 2, 3, 4, 5].map((left) => `(${h}:){${left}}:(${h}:){0,${5 - left}}${ipv4}`),
 ].map((form) => `(${form})`).join("|");
 
 /** An IPv4 or IPv6 network in CIDR notation, e.g. 10.0.0.0/8 or fd00::/8. */
@@ -32,7 +36,7 @@ export const dnsLabel = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$";
 export const imageRepository = "^([a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?/)?[a-z0-9]+([._/-][a-z0-9]+)*$";
 
 /** A DNS subdomain (RFC 1123), e.g. a PriorityClass name; empty for none. */
-export const dnsSubdomainOrEmpty = "^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?)?$";
+export const dnsSubdomainOrEmpty = "^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?([.][a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*)?$";
 
 /** An image tag. */
 export const imageTag = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$";

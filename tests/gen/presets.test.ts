@@ -68,7 +68,7 @@ describe("gen > presets", () => {
     { why: "a CIDR that is not one", values: { nodeInit: { sourceRanges: ["10.0.0.0/33"] } }, path: "/nodeInit/sourceRanges/0", message: "must match pattern" },
     { why: "a required key deleted with null", values: { nodeInit: { image: { tag: null } } }, path: "/nodeInit/image", message: "must have required property 'tag'" },
   ])("should refuse $why, naming the preset and the path", ({ values, path, message }) => {
-    const text = refusal(values as Json);
+    const text = refusal(values as unknown as Json);
     expect(text).toBeDefined();
     expect(text).toContain("preset bad-preset does not satisfy values.schema.json");
     expect(text).toContain(`${path} ${message}`);
