@@ -67,7 +67,8 @@ export class Testbed {
     return [this.client, this.node, this.kong, this.app];
   }
 
-  async up(): Promise<void> {
+  /** Builds the namespaces; `kongBackend: false` leaves the Kong pod's ports free for another server. */
+  async up(options: { kongBackend?: boolean } = {}): Promise<void> {
     this.down();
     for (const ns of this.namespaces) run("ip", ["netns", "add", ns]);
     // Both ends are created from inside the testbed's namespaces, never in the machine's own.
@@ -105,11 +106,12 @@ export class Testbed {
     // The pods' gateway 169.254.1.1 is the node's end of each veth (Calico's layout, without proxy ARP).
     shIn(this.node, "ip addr add 169.254.1.1/32 dev vkong; ip addr add 169.254.1.1/32 dev vapp");
     this.serve(this.client, [`external@${addr.client4}:80`, `external@${addr.client4}:443`, `external@[${addr.client6}]:80`, `external@[${addr.client6}]:443`]);
-    this.serve(this.kong, [`kong@0.0.0.0:8000`, `kong@0.0.0.0:8443`, `kong@[::]:8000`, `kong@[::]:8443`]);
+    if (options.kongBackend ?? true) this.serve(this.kong, [`kong@0.0.0.0:8000`, `kong@0.0.0.0:8443`, `kong@[::]:8000`, `kong@[::]:8443`]);
+    else this.serve(this.kong, [`kong@0.0.0.0:8443`]);
     this.serve(this.app, [`app@0.0.0.0:80`, `app@0.0.0.0:443`, `app@[::]:80`, `app@[::]:443`]);
     this.serve(this.node, [`node@0.0.0.0:8081`, `node@[::]:8081`]);
     this.installKubeProxy();
-    await this.waitFor(() => this.curl(this.client, `http://${addr.kong4}:8000/`).startsWith("kong"), "kong pod reachable");
+    await this.waitFor(() => this.curl(this.client, `http://${addr.kong4}:8443/`).startsWith("kong"), "kong pod reachable");
     await this.waitFor(() => this.curl(this.client, `http://[${addr.app6}]:80/`).startsWith("app"), "app pod reachable over IPv6");
     await this.waitFor(() => this.curl(this.app, `http://${addr.client4}/`).startsWith("external"), "client reachable from a pod");
   }

@@ -1,0 +1,166 @@
+/**
+ * `npm run bench`: the data path through node-init measured side by side with the paths it adds
+ * to, in one run, in the netns testbed (kube-proxy nftables-mode rules, nginx as the Kong pod):
+ *
+ *   node:80   client → node address :80 → node-init port rewrite → NodePort DNAT → pod :8000
+ *   nodePort  client → node address :30080 → NodePort DNAT → pod :8000
+ *   pod       client → pod :8000 (routed through the node, no NAT)
+ *
+ * Keep-alive runs use wrk; new-connection runs use ab without -k (each request a new TCP
+ * connection, counted in the node's conntrack table to prove it). Targets are interleaved round by
+ * round and medians reported, as single runs vary by several percent. Then node-init's own
+ * footprint: RSS and CPU time per resync of `run`.
+ *
+ * Options (environment): BENCH_ROUNDS (default 5), BENCH_SECONDS (wrk duration, default 3),
+ * BENCH_REQUESTS (ab requests per run, default 4000).
+ */
+import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { removeScratchCharts } from "../lib/chart.js";
+import { renderNodeInit, startRun, verb } from "../testbed/node-init.js";
+import { addr, inNs, Testbed } from "../testbed/testbed.js";
+
+if (process.getuid?.() !== 0) throw new Error("bench: the netns testbed needs root");
+for (const tool of ["wrk", "ab", "nginx", "conntrack"]) {
+  if (!process.env.PATH?.split(":").some((d) => { try { readFileSync(join(d, tool)); return true; } catch { return false; } })) {
+    throw new Error(`bench: ${tool} is not installed (apt-get install wrk apache2-utils nginx-light conntrack)`);
+  }
+}
+
+const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+const seconds = Number(process.env.BENCH_SECONDS ?? 3);
+const requests = Number(process.env.BENCH_REQUESTS ?? 4000);
+const targets = {
+  "node:80": `http://${addr.node4}:80/`,
+  nodePort: `http://${addr.node4}:30080/`,
+  pod: `http://${addr.kong4}:8000/`,
+} as const;
+type Target = keyof typeof targets;
+
+interface Sample { rps: number; p50: number; p99: number; connections?: number }
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** wrk's latency figure ("1.23ms", "850.00us", "1.02s") in milliseconds. */
+const ms = (v: string) => {
+  const n = parseFloat(v);
+  return v.endsWith("us") ? n / 1000 : v.endsWith("ms") ? n : v.endsWith("s") ? n * 1000 : n;
+};
+
+function keepAlive(tb: Testbed, url: string): Sample {
+  const out = inNs(tb.client, "wrk", ["-t1", "-c16", `-d${seconds}s`, "--latency", url]).stdout;
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const p50 = ms(/\s50%\s+(\S+)/.exec(out)?.[1] ?? "NaN");
+  const p99 = ms(/\s99%\s+(\S+)/.exec(out)?.[1] ?? "NaN");
+  if (!(rps > 0) || /Non-2xx|Socket errors/.test(out)) throw new Error(`bench: wrk run failed:\n${out}`);
+  return { rps, p50, p99 };
+}
+
+let sourceIndex = 20;
+/** New connection per request; each run from a fresh client address so TIME_WAIT never piles up. */
+function newConnections(tb: Testbed, url: string): Sample {
+  const source = `192.0.2.${sourceIndex++}`;
+  inNs(tb.client, "ip", ["addr", "add", `${source}/24`, "dev", "eth0"]);
+  inNs(tb.node, "conntrack", ["-F"], { allowFail: true });
+  const out = inNs(tb.client, "ab", ["-q", "-n", String(requests), "-c", "16", "-B", source, url]).stdout;
+  const connections = inNs(tb.node, "conntrack", ["-L", "-p", "tcp", "-s", source], { allowFail: true }).stdout.split("\n").filter(Boolean).length;
+  const rps = Number(/Requests per second:\s+([\d.]+)/.exec(out)?.[1]);
+  const failed = Number(/Failed requests:\s+(\d+)/.exec(out)?.[1]);
+  const p50 = Number(/^\s*50%\s+(\d+)/m.exec(out)?.[1]);
+  const p99 = Number(/^\s*99%\s+(\d+)/m.exec(out)?.[1]);
+  if (!(rps > 0) || failed !== 0) throw new Error(`bench: ab run failed:\n${out}`);
+  return { rps, p50, p99, connections };
+}
+
+function nginx(tb: Testbed): void {
+  const conf = join(tb.dir, "nginx.conf");
+  writeFileSync(conf, `daemon off; worker_processes 1; pid ${tb.dir}/nginx.pid; error_log ${tb.dir}/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off; keepalive_requests 1000000;
+  client_body_temp_path ${tb.dir}; proxy_temp_path ${tb.dir}; fastcgi_temp_path ${tb.dir}; uwsgi_temp_path ${tb.dir}; scgi_temp_path ${tb.dir};
+  server { listen 8000 reuseport; listen [::]:8000; location / { return 200 "kong\\n"; } }
+}
+`);
+  spawn("ip", ["netns", "exec", tb.kong, "nginx", "-c", conf], { stdio: "ignore" });
+}
+
+/** CPU seconds (self + waited-for children) and RSS of a process tree rooted at `pid`. */
+function usage(pid: number): { cpu: number; rss: number } {
+  const tick = 100; // USER_HZ on Linux
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  const cpu = (Number(stat[11]) + Number(stat[12]) + Number(stat[13]) + Number(stat[14])) / tick;
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]) * 1024;
+  return { cpu, rss };
+}
+
+async function footprint(tb: Testbed, ni: ReturnType<typeof renderNodeInit>) {
+  const resync = 1;
+  const r = startRun(tb, ni, { NODE_INIT_RESYNC_SECONDS: String(resync), NODE_INIT_API_URL: "http://127.0.0.1:1" });
+  await tb.waitFor(() => verb(tb, ni, "check").status === 0, "run applied the rules");
+  // The shell of `run` (ip netns exec execs into it, so the child's pid is the shell's).
+  const pid = r.child.pid!;
+  await new Promise((res) => setTimeout(res, 1500));
+  const start = usage(pid);
+  const window = 20;
+  let peak = 0;
+  for (let i = 0; i < window * 10; i++) {
+    await new Promise((res) => setTimeout(res, 100));
+    peak = Math.max(peak, usage(pid).rss);
+  }
+  const end = usage(pid);
+  r.child.kill("SIGTERM");
+  await r.exited;
+  return { cpuPerResyncMs: ((end.cpu - start.cpu) / (window / resync)) * 1000, rssKiB: peak / 1024 };
+}
+
+async function main() {
+  const tb = new Testbed("nftables", `${process.pid % 100000}b`);
+  try {
+    await tb.up({ kongBackend: false });
+    nginx(tb);
+    const ni = renderNodeInit(tb.dir);
+    if (verb(tb, ni, "apply").status !== 0) throw new Error("bench: apply failed");
+    await tb.waitFor(() => tb.curl(tb.client, targets["node:80"]) === "kong", "nginx through node:80");
+
+    const results: Record<"keepAlive" | "newConnection", Record<Target, Sample[]>> = {
+      keepAlive: { "node:80": [], nodePort: [], pod: [] },
+      newConnection: { "node:80": [], nodePort: [], pod: [] },
+    };
+    const order = Object.keys(targets) as Target[];
+    for (let round = 0; round < rounds; round++) {
+      // Rotate the order each round so no target always runs first or last.
+      const rotated = [...order.slice(round % 3), ...order.slice(0, round % 3)];
+      for (const t of rotated) results.keepAlive[t].push(keepAlive(tb, targets[t]));
+      for (const t of rotated) results.newConnection[t].push(newConnections(tb, targets[t]));
+      process.stderr.write(`bench: round ${round + 1}/${rounds} done\n`);
+    }
+
+    const lines: string[] = [];
+    lines.push(`edge bench — netns testbed, kube-proxy nftables-mode rules, nginx as the Kong pod; ${rounds} interleaved rounds`);
+    for (const kind of ["keepAlive", "newConnection"] as const) {
+      lines.push("", kind === "keepAlive" ? `keep-alive (wrk -t1 -c16 -d${seconds}s), medians:` : `new connection per request (ab -n ${requests} -c 16, no -k), medians:`);
+      lines.push("  target      req/s      p50 ms   p99 ms" + (kind === "newConnection" ? "   conntrack entries/run" : ""));
+      for (const t of order) {
+        const s = results[kind][t];
+        lines.push(`  ${t.padEnd(10)} ${median(s.map((x) => x.rps)).toFixed(0).padStart(8)}   ${median(s.map((x) => x.p50)).toFixed(2).padStart(6)}   ${median(s.map((x) => x.p99)).toFixed(2).padStart(6)}` +
+          (kind === "newConnection" ? `   ${median(s.map((x) => x.connections ?? 0)).toFixed(0).padStart(8)}` : ""));
+      }
+      const ratio = (a: Target, b: Target) => median(results[kind][a].map((x, i) => x.rps / results[kind][b][i]!.rps));
+      lines.push(`  ratio node:80 / nodePort = ${ratio("node:80", "nodePort").toFixed(3)}   node:80 / pod = ${ratio("node:80", "pod").toFixed(3)}   (median of per-round ratios)`);
+    }
+    const fp = await footprint(tb, ni);
+    lines.push("", `node-init run (resync every 1 s, 20 s window): CPU ${fp.cpuPerResyncMs.toFixed(1)} ms per resync, peak RSS of the run shell ${fp.rssKiB.toFixed(0)} KiB`);
+    console.log(lines.join("\n"));
+  } finally {
+    tb.destroy();
+    removeScratchCharts();
+  }
+}
+
+await main();
