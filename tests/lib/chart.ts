@@ -64,6 +64,8 @@ export interface K8sObject {
 export interface RenderOptions {
   values?: string[];
   set?: string[];
+  /** `--set-json path=json` values. */
+  setJson?: string[];
   namespace?: string;
   kubeVersion?: string;
   chart?: string;
@@ -74,6 +76,7 @@ export function template(helm: Helm, options: RenderOptions = {}) {
   const args = ["template", "edge", options.chart ?? scratchChart()];
   for (const v of options.values ?? []) args.push("-f", v);
   for (const s of options.set ?? []) args.push("--set", s);
+  for (const s of options.setJson ?? []) args.push("--set-json", s);
   if (options.namespace) args.push("--namespace", options.namespace);
   if (options.kubeVersion) args.push("--kube-version", options.kubeVersion);
   return run(helm.path, args);
