@@ -285,6 +285,23 @@ describe("node-init > script input", () => {
     expect(inNs(tb.node, "nft", ["list", "ruleset"]).stdout).toBe("");
   });
 
+  it("should run on a busybox userland, as in the Alpine-based image", () => {
+    const bin = join(tb.dir, "busybox-bin");
+    mkdirSync(bin);
+    const busybox = run("sh", ["-c", "command -v busybox"]).stdout.trim();
+    for (const applet of ["sh", "awk", "cat", "date", "grep", "mkdir", "rm", "sleep", "sort", "wc"]) symlinkSync(busybox, join(bin, applet));
+    for (const tool of ["nft", "ip", "curl"]) symlinkSync(run("sh", ["-c", `command -v ${tool}`]).stdout.trim(), join(bin, tool));
+    const env = { PATH: bin, NODE_INIT_SOURCE_RANGES: "192.0.2.0/24 2001:db8::/32", NODE_INIT_INTERFACES: "eth*" };
+    const sh = (verbName: string) => inNs(tb.node, join(bin, "sh"), [ni.script, verbName], {
+      env: { ...ni.env, NODE_INIT_STATE_DIR: join(tb.dir, "bb-state"), ...env }, allowFail: true });
+    const apply = sh("apply");
+    expect(apply.status, apply.stderr).toBe(0);
+    expect(sh("check").status).toBe(0);
+    expect(sh("status").stdout).toMatch(/port 443 -> 30443: 0 packets, 0 bytes/);
+    expect(sh("delete").status).toBe(0);
+    expect(inNs(tb.node, "nft", ["list", "ruleset"]).stdout).toBe("");
+  });
+
   it("should name a missing tool", () => {
     const bin = join(tb.dir, "bin");
     mkdirSync(bin);
