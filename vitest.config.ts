@@ -8,6 +8,6 @@ export default defineConfig({
     // Helm and the kernel testbed are CPU-bound; two workers fill the two cores of CI.
     pool: "forks",
     maxWorkers: 2,
-    reporters: ["default"],
+    reporters: ["default", "./tests/lib/summary-reporter.ts"],
   },
 });
