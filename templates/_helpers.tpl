@@ -63,3 +63,42 @@ pod-security.kubernetes.io/{{ $mode }}: {{ $ }}
 pod-security.kubernetes.io/{{ $mode }}-version: latest
 {{- end }}
 {{- end -}}
+
+{{/*
+edge.kong.fullname: the name the Kong subchart gives its objects (its kong.fullname helper), so
+edge's objects can point at them.
+Usage: {{ include "edge.kong.fullname" . }}
+*/}}
+{{- define "edge.kong.fullname" -}}
+{{- $kong := .Values.kong -}}
+{{- if $kong.fullnameOverride -}}
+{{- $kong.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name (default "kong" $kong.nameOverride) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+edge.kong.podLabels: labels that select Kong's gateway pods (the Kong chart's selector labels).
+Usage: {{ include "edge.kong.podLabels" . }}
+*/}}
+{{- define "edge.kong.podLabels" -}}
+app.kubernetes.io/name: {{ default "kong" .Values.kong.nameOverride }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
+app.kubernetes.io/component: app
+{{- end -}}
+
+{{/*
+edge.image: an image reference from a {repository, tag, digest} value, by digest when one is set.
+Usage: {{ include "edge.image" .Values.nodeInit.image }}
+*/}}
+{{- define "edge.image" -}}
+{{- if not (and (hasKey . "repository") (hasKey . "tag")) -}}
+{{- fail "edge.image takes an image value with repository, tag and digest" -}}
+{{- end -}}
+{{- if .digest -}}
+{{- printf "%s@%s" .repository .digest -}}
+{{- else -}}
+{{- printf "%s:%s" .repository .tag -}}
+{{- end -}}
+{{- end -}}

@@ -44,3 +44,12 @@ if ! [ -x "$bin/helm-unittest" ] || ! grep -qx "$HELM_UNITTEST_VERSION" "$bin/.h
   (cd "$root/tools" && GOBIN="$bin" go install github.com/helm-unittest/helm-unittest/cmd/helm-unittest)
   echo "$HELM_UNITTEST_VERSION" > "$bin/.helm-unittest.version"
 fi
+
+# psa-check (tools/psa): the Pod Security Admission library, pinned by tools/psa/go.mod; rebuilt
+# when tools/psa/go.mod, go.sum or main.go change.
+psa_sum=$(cd "$root/tools/psa" && cat go.mod go.sum main.go | sha256sum | cut -d' ' -f1)
+if ! [ -x "$bin/psa-check" ] || ! grep -qx "$psa_sum" "$bin/.psa-check.sha256" 2>/dev/null; then
+  echo "tools: building psa-check" >&2
+  (cd "$root/tools/psa" && go build -ldflags "-s -w" -o "$bin/psa-check" .)
+  echo "$psa_sum" > "$bin/.psa-check.sha256"
+fi

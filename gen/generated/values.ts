@@ -229,6 +229,74 @@ export interface EdgeValues {
       privileged?: false;
     };
     /**
+     * Kong's Admin API Service: off, and never exposed on the nodes by default.
+     */
+    admin: {
+      /**
+       * Create the Admin API Service (the ingress controller reaches the Admin API inside the pod without it).
+       */
+      enabled: boolean;
+      /**
+       * Service type when enabled; `ClusterIP` keeps it inside the cluster.
+       */
+      type: "ClusterIP" | "NodePort" | "LoadBalancer";
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * Kong Manager (GUI) Service: off by default (the Kong chart gives it a NodePort).
+     */
+    manager: {
+      /**
+       * Create the Kong Manager Service.
+       */
+      enabled: boolean;
+      /**
+       * Service type when enabled; `ClusterIP` keeps it inside the cluster.
+       */
+      type: "ClusterIP" | "NodePort" | "LoadBalancer";
+      [k: string]: unknown | undefined;
+    };
+    /**
+     * Kong's ingress controller.
+     */
+    ingressController: {
+      /**
+       * The controller's validating admission webhook.
+       */
+      admissionWebhook: {
+        /**
+         * Validate Kong resources at admission. Needs `certManager.enabled`: otherwise the Kong chart generates a new certificate at every render and Argo CD never sees the release in sync.
+         */
+        enabled: boolean;
+        /**
+         * The webhook's serving certificate.
+         */
+        certificate: {
+          /**
+           * Always true: the certificate is the Secret `secretName` written by cert-manager, never one generated at render time.
+           */
+          provided: true;
+          /**
+           * Secret with the webhook certificate; edge's cert-manager Certificate of the same name writes it.
+           */
+          secretName: string;
+          [k: string]: unknown | undefined;
+        };
+        /**
+         * Port the webhook listens on in Kong's pod (admitted by edge's NetworkPolicy when the webhook is on).
+         */
+        port: number;
+        /**
+         * Annotations of the ValidatingWebhookConfiguration; cert-manager's CA injector fills its caBundle from `<kong.namespace>/<secretName>`.
+         */
+        annotations: {
+          [k: string]: string | undefined;
+        };
+        [k: string]: unknown | undefined;
+      };
+      [k: string]: unknown | undefined;
+    };
+    /**
      * Kong's proxy Service: the only thing edge exposes.
      */
     proxy: {
@@ -302,6 +370,14 @@ export interface EdgeValues {
       };
       [k: string]: unknown | undefined;
     };
+    /**
+     * Kong's chart name override; edge's NetworkPolicy, helm test and certificate follow it.
+     */
+    nameOverride?: string;
+    /**
+     * Kong's full name override; edge's NetworkPolicy, helm test and certificate follow it.
+     */
+    fullnameOverride?: string;
     [k: string]: unknown | undefined;
   };
   /**
@@ -337,7 +413,7 @@ export interface EdgeValues {
      */
     resyncSeconds: number;
     /**
-     * Image with sh, nft, iptables (nft and legacy), nsenter and curl.
+     * Image with sh, nft, ip, awk, curl and nsenter.
      */
     image: {
       /**
@@ -411,6 +487,71 @@ export interface EdgeValues {
      */
     podAnnotations: {
       [k: string]: string | undefined;
+    };
+  };
+  /**
+   * cert-manager integration: issues the certificate of Kong's admission webhook, so every render of the chart is the same.
+   */
+  certManager: {
+    /**
+     * Create a cert-manager Certificate for the webhook (requires cert-manager in the cluster). Turn on together with `kong.ingressController.admissionWebhook.enabled`.
+     */
+    enabled: boolean;
+    /**
+     * Who signs the certificate.
+     */
+    issuer: {
+      /**
+       * `Issuer` (in Kong's namespace) or `ClusterIssuer`.
+       */
+      kind: "Issuer" | "ClusterIssuer";
+      /**
+       * Issuer name; empty: edge creates a self-signed Issuer in Kong's namespace.
+       */
+      name: string;
+    };
+  };
+  /**
+   * NetworkPolicy for Kong's pods: admit proxy traffic (and the admission webhook when on), nothing else.
+   */
+  networkPolicy: {
+    /**
+     * Create the NetworkPolicy. CNIs without NetworkPolicy support ignore it.
+     */
+    enabled: boolean;
+    /**
+     * More NetworkPolicy ingress rules for Kong's pods (e.g. to reach the status port from a monitoring namespace).
+     */
+    extraIngress: unknown[];
+  };
+  /**
+   * The `helm test` pod: checks that Kong's proxy answers through its Service.
+   */
+  helmTest: {
+    /**
+     * Render the test pod (a Helm test hook; it runs only on `helm test`).
+     */
+    enabled: boolean;
+    /**
+     * Image with curl, running as non-root.
+     */
+    image: {
+      /**
+       * Image repository; point it at your mirror in air-gapped clusters.
+       */
+      repository: string;
+      /**
+       * Image tag.
+       */
+      tag: string;
+      /**
+       * Optional `sha256:…` digest; when set the image is pulled by digest.
+       */
+      digest: string;
+      /**
+       * Image pull policy.
+       */
+      pullPolicy: "IfNotPresent" | "Always" | "Never";
     };
   };
 }

@@ -32,6 +32,13 @@ const resources = (description: string, cpu: [string, string], memory: [string, 
   });
 };
 
+const image = (description: string, repository: string, tag: string): Node => obj(description, {
+  repository: str("Image repository; point it at your mirror in air-gapped clusters.", repository, { pattern: re.imageRepository }),
+  tag: str("Image tag.", tag, { pattern: re.imageTag }),
+  digest: str("Optional `sha256:…` digest; when set the image is pulled by digest.", "", { pattern: re.imageDigest }),
+  pullPolicy: oneOf("Image pull policy.", ["IfNotPresent", "Always", "Never"], "IfNotPresent"),
+});
+
 const kong = obj("Values for the Kong subchart (charts.konghq.com `kong`). Keys typed here are the ones edge relies on or pins for security; every other Kong value is passed through unchanged.", {
   namespace: str("Namespace Kong runs in. edge creates it (see `namespaces.kong.create`) with Pod Security `restricted`.",
     "kong", { pattern: re.dnsLabel, maxLength: 63 }),
@@ -95,6 +102,27 @@ const kong = obj("Values for the Kong subchart (charts.konghq.com `kong`). Keys 
       type: oneOf("`RuntimeDefault` or `Localhost`.", ["RuntimeDefault", "Localhost"], "RuntimeDefault"),
     }, { open: true }),
   }, { optional: { privileged: whenSet("boolean", "Never true.", { const: false }) } }),
+  admin: obj("Kong's Admin API Service: off, and never exposed on the nodes by default.", {
+    enabled: bool("Create the Admin API Service (the ingress controller reaches the Admin API inside the pod without it).", false),
+    type: oneOf("Service type when enabled; `ClusterIP` keeps it inside the cluster.", ["ClusterIP", "NodePort", "LoadBalancer"], "ClusterIP"),
+  }, { open: true }),
+  manager: obj("Kong Manager (GUI) Service: off by default (the Kong chart gives it a NodePort).", {
+    enabled: bool("Create the Kong Manager Service.", false),
+    type: oneOf("Service type when enabled; `ClusterIP` keeps it inside the cluster.", ["ClusterIP", "NodePort", "LoadBalancer"], "ClusterIP"),
+  }, { open: true }),
+  ingressController: obj("Kong's ingress controller.", {
+    admissionWebhook: obj("The controller's validating admission webhook.", {
+      enabled: bool("Validate Kong resources at admission. Needs `certManager.enabled`: otherwise the Kong chart generates a new certificate at every render and Argo CD never sees the release in sync.", false),
+      certificate: obj("The webhook's serving certificate.", {
+        provided: pinned("Always true: the certificate is the Secret `secretName` written by cert-manager, never one generated at render time.", true),
+        secretName: str("Secret with the webhook certificate; edge's cert-manager Certificate of the same name writes it.",
+          "edge-kong-admission-tls", { pattern: re.dnsSubdomainOrEmpty, minLength: 1, maxLength: 253 }),
+      }, { open: true }),
+      port: port("Port the webhook listens on in Kong's pod (admitted by edge's NetworkPolicy when the webhook is on).", 8080, 1024),
+      annotations: map("Annotations of the ValidatingWebhookConfiguration; cert-manager's CA injector fills its caBundle from `<kong.namespace>/<secretName>`.",
+        { "cert-manager.io/inject-ca-from": "kong/edge-kong-admission-tls" }, { type: "string" }),
+    }, { open: true }),
+  }, { open: true }),
   proxy: obj("Kong's proxy Service: the only thing edge exposes.", {
     enabled: pinned("Always true: the proxy is the product.", true),
     type: oneOf("`NodePort` for node-init; `LoadBalancer` when a load balancer implementation (e.g. MetalLB) fronts Kong instead.",
@@ -104,7 +132,13 @@ const kong = obj("Values for the Kong subchart (charts.konghq.com `kong`). Keys 
     http: listener("HTTP", 80, 8000, 30080),
     tls: listener("HTTPS", 443, 8443, 30443),
   }, { open: true }),
-}, { open: true });
+}, {
+  open: true,
+  optional: {
+    nameOverride: whenSet("string", "Kong's chart name override; edge's NetworkPolicy, helm test and certificate follow it.", { pattern: re.dnsLabel }),
+    fullnameOverride: whenSet("string", "Kong's full name override; edge's NetworkPolicy, helm test and certificate follow it.", { pattern: re.dnsLabel }),
+  },
+});
 
 const nodeInit = obj("node-init: a DaemonSet that makes every node's ports 80/443 reach Kong's NodePorts with netfilter rules.", {
   enabled: bool("Install node-init. Turning it off removes its rules from every node.", true),
@@ -120,13 +154,7 @@ const nodeInit = obj("node-init: a DaemonSet that makes every node's ports 80/44
     { type: "string", pattern: re.interfaceName }, [], { uniqueItems: true }),
   resyncSeconds: int("Seconds between checks of the rules; drift (a flush, a firewall reload) is repaired within one period.",
     30, { minimum: 5, maximum: 3600 }),
-  image: obj("Image with sh, nft, iptables (nft and legacy), nsenter and curl.", {
-    repository: str("Image repository; point it at your mirror in air-gapped clusters.", "docker.io/nicolaka/netshoot",
-      { pattern: re.imageRepository }),
-    tag: str("Image tag.", "v0.14", { pattern: re.imageTag }),
-    digest: str("Optional `sha256:…` digest; when set the image is pulled by digest.", "", { pattern: re.imageDigest }),
-    pullPolicy: oneOf("Image pull policy.", ["IfNotPresent", "Always", "Never"], "IfNotPresent"),
-  }),
+  image: image("Image with sh, nft, ip, awk, curl and nsenter.", "docker.io/nicolaka/netshoot", "v0.14"),
   resources: resources("Resources of each node-init container.", ["10m", "100m"], ["16Mi", "64Mi"]),
   nodeSelector: map("Nodes that get node-init (and so answer on 80/443).", {}, { type: "string" }),
   tolerations: passthrough("Taints node-init tolerates. The default tolerates every taint so each node that can receive traffic gets the rules.",
@@ -141,6 +169,24 @@ const namespaceSwitch = (which: string): Node =>
   obj(`The ${which} namespace.`, {
     create: bool(`Create the ${which} namespace with its Pod Security labels. Turn off when it already exists (made by hand, by \`--create-namespace\` or by Argo CD) and apply the labels yourself (see README).`, true),
   });
+
+const certManager = obj("cert-manager integration: issues the certificate of Kong's admission webhook, so every render of the chart is the same.", {
+  enabled: bool("Create a cert-manager Certificate for the webhook (requires cert-manager in the cluster). Turn on together with `kong.ingressController.admissionWebhook.enabled`.", false),
+  issuer: obj("Who signs the certificate.", {
+    kind: oneOf("`Issuer` (in Kong's namespace) or `ClusterIssuer`.", ["Issuer", "ClusterIssuer"], "Issuer"),
+    name: str("Issuer name; empty: edge creates a self-signed Issuer in Kong's namespace.", "", { pattern: re.dnsSubdomainOrEmpty, maxLength: 253 }),
+  }),
+});
+
+const networkPolicy = obj("NetworkPolicy for Kong's pods: admit proxy traffic (and the admission webhook when on), nothing else.", {
+  enabled: bool("Create the NetworkPolicy. CNIs without NetworkPolicy support ignore it.", true),
+  extraIngress: passthrough("More NetworkPolicy ingress rules for Kong's pods (e.g. to reach the status port from a monitoring namespace).", []),
+});
+
+const helmTest = obj("The `helm test` pod: checks that Kong's proxy answers through its Service.", {
+  enabled: bool("Render the test pod (a Helm test hook; it runs only on `helm test`).", true),
+  image: image("Image with curl, running as non-root.", "docker.io/curlimages/curl", "8.11.1"),
+});
 
 /** The root of values.yaml. */
 export const contract: Node = obj("Values of the edge chart.", {
@@ -157,4 +203,7 @@ export const contract: Node = obj("Values of the edge chart.", {
   }),
   kong,
   nodeInit,
+  certManager,
+  networkPolicy,
+  helmTest,
 });

@@ -51,18 +51,6 @@ allowPrivilegeEscalation: false
 {{- end }}
 {{- end -}}
 
-{{/*
-edge.nodeInit.image: the image reference, by digest when one is set.
-Usage: {{ include "edge.nodeInit.image" . }}
-*/}}
-{{- define "edge.nodeInit.image" -}}
-{{- $image := .Values.nodeInit.image -}}
-{{- if $image.digest -}}
-{{- printf "%s@%s" $image.repository $image.digest -}}
-{{- else -}}
-{{- printf "%s:%s" $image.repository $image.tag -}}
-{{- end -}}
-{{- end -}}
 
 {{/*
 edge.nodeInit.container: the fields node-init's init and main containers share (image, command,
@@ -73,7 +61,7 @@ Usage: {{ include "edge.nodeInit.container" (dict "context" . "verb" "run") }}
 {{- define "edge.nodeInit.container" -}}
 {{- $ := .context -}}
 {{- $v := $.Values.nodeInit -}}
-image: {{ include "edge.nodeInit.image" $ | quote }}
+image: {{ include "edge.image" $v.image | quote }}
 imagePullPolicy: {{ $v.image.pullPolicy }}
 command: {{ include "edge.nodeInit.command" . }}
 env:

@@ -40,6 +40,21 @@ const alternates: Record<string, unknown> = {
   "nodeInit.affinity": { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "edge", operator: "Exists" }] }] } } },
   "nodeInit.priorityClassName": "",
   "nodeInit.podAnnotations": { "example.com/note": "x" },
+  "certManager.enabled": true, // without the webhook on: rendering fails, naming certManager
+  "certManager.issuer.kind": "ClusterIssuer",
+  "certManager.issuer.name": "corporate-ca",
+  "networkPolicy.enabled": false,
+  "networkPolicy.extraIngress": [{ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }] }],
+  "helmTest.enabled": false,
+  "helmTest.image.repository": "registry.example:5000/mirror/curl",
+  "helmTest.image.tag": "8.12.0",
+  "helmTest.image.digest": `sha256:${"b".repeat(64)}`,
+  "helmTest.image.pullPolicy": "Always",
+};
+/** Values set together with an alternate, where the alternate alone has no visible effect. */
+const context: Record<string, string[]> = {
+  "certManager.issuer.kind": ["certManager.enabled=true", "kong.ingressController.admissionWebhook.enabled=true", "certManager.issuer.name=corporate-ca"],
+  "certManager.issuer.name": ["certManager.enabled=true", "kong.ingressController.admissionWebhook.enabled=true"],
 };
 /** Leaves the chart does not read itself, and why. */
 const notRead: Record<string, string> = {
@@ -57,13 +72,14 @@ describe("chart > values usage", () => {
   });
 
   it.each(owned.map((e) => e.path))("should change the rendering when %s changes", (path) => {
-    const changed = template(helm, { setJson: [`${path}=${JSON.stringify(alternates[path])}`] });
+    const set = context[path] ?? [];
+    const changed = template(helm, { set, setJson: [`${path}=${JSON.stringify(alternates[path])}`] });
     if (changed.status !== 0) {
       // A failure counts as an effect when it names the value (or the object holding it).
       expect(changed.stderr).toContain(path.split(".").slice(0, -1).join("."));
       return;
     }
-    expect(changed.stdout).not.toBe(template(helm).stdout);
+    expect(changed.stdout).not.toBe(template(helm, { set }).stdout);
   });
 
   it.runIf(kong.kind === "stand-in")("should hand every kong.* default to Kong unchanged", () => {
