@@ -22,6 +22,9 @@ export type Helm = (typeof helms)[number];
 
 export const helmUnittest = (): string => tool("helm-unittest");
 
+/** The Pod Security Admission check (tools/psa): manifests on stdin, one JSON line per pod. */
+export const psaCheck = (): string => tool("psa-check");
+
 export interface Run {
   status: number;
   stdout: string;
