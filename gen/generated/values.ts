@@ -107,6 +107,40 @@ export interface EdgeValues {
       [k: string]: unknown | undefined;
     };
     /**
+     * Resources of Kong's proxy container. CPU requests are required: the HPA's utilization target is a share of them.
+     */
+    resources: {
+      /**
+       * What the scheduler reserves (and what the HPA's CPU utilization is measured against).
+       */
+      requests: {
+        /**
+         * CPU.
+         */
+        cpu: string;
+        /**
+         * Memory.
+         */
+        memory: string;
+        [k: string]: unknown | undefined;
+      };
+      /**
+       * The most the container may use.
+       */
+      limits: {
+        /**
+         * CPU.
+         */
+        cpu: string;
+        /**
+         * Memory.
+         */
+        memory: string;
+        [k: string]: unknown | undefined;
+      };
+      [k: string]: unknown | undefined;
+    };
+    /**
      * PodDisruptionBudget for Kong.
      */
     podDisruptionBudget: {
@@ -260,6 +294,40 @@ export interface EdgeValues {
      * Kong's ingress controller.
      */
     ingressController: {
+      /**
+       * Resources of the ingress controller container (in Kong's pod, so the HPA needs its CPU request too).
+       */
+      resources: {
+        /**
+         * What the scheduler reserves (and what the HPA's CPU utilization is measured against).
+         */
+        requests: {
+          /**
+           * CPU.
+           */
+          cpu: string;
+          /**
+           * Memory.
+           */
+          memory: string;
+          [k: string]: unknown | undefined;
+        };
+        /**
+         * The most the container may use.
+         */
+        limits: {
+          /**
+           * CPU.
+           */
+          cpu: string;
+          /**
+           * Memory.
+           */
+          memory: string;
+          [k: string]: unknown | undefined;
+        };
+        [k: string]: unknown | undefined;
+      };
       /**
        * The controller's validating admission webhook.
        */
@@ -438,7 +506,7 @@ export interface EdgeValues {
      */
     resources: {
       /**
-       * What the scheduler reserves.
+       * What the scheduler reserves (and what the HPA's CPU utilization is measured against).
        */
       requests: {
         /**

@@ -23,13 +23,14 @@ const listener = (name: string, servicePort: number, containerPort: number, node
     optional: { hostPort: forbidden("Never set: Kong binds no host port (Pod Security `restricted`); node-init forwards the node's ports instead.") },
   });
 
-const resources = (description: string, cpu: [string, string], memory: [string, string]): Node => {
+/** Requests and limits; `open` lets the user add resources edge does not set (e.g. ephemeral-storage). */
+const resources = (description: string, cpu: [string, string], memory: [string, string], open = false): Node => {
   const q = (d: string, v: string) => str(d, v, { pattern: re.quantity });
-  const pair = (d: string, c: string, m: string) => obj(d, { cpu: q("CPU.", c), memory: q("Memory.", m) });
+  const pair = (d: string, c: string, m: string) => obj(d, { cpu: q("CPU.", c), memory: q("Memory.", m) }, { open });
   return obj(description, {
-    requests: pair("What the scheduler reserves.", cpu[0], memory[0]),
+    requests: pair("What the scheduler reserves (and what the HPA's CPU utilization is measured against).", cpu[0], memory[0]),
     limits: pair("The most the container may use.", cpu[1], memory[1]),
-  });
+  }, { open });
 };
 
 const image = (description: string, repository: string, tag: string): Node => obj(description, {
@@ -61,6 +62,8 @@ const kong = obj("Values for the Kong subchart (charts.konghq.com `kong`). Keys 
       [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 80 } } }],
       { minItems: 1 }),
   }, { open: true }),
+  resources: resources("Resources of Kong's proxy container. CPU requests are required: the HPA's utilization target is a share of them.",
+    ["250m", "2"], ["256Mi", "1Gi"], true),
   podDisruptionBudget: obj("PodDisruptionBudget for Kong.", {
     enabled: bool("Create the PodDisruptionBudget.", true),
     maxUnavailable: int("Kong pods a voluntary disruption (drain) may take down at once.", 1, { minimum: 1 }),
@@ -111,6 +114,8 @@ const kong = obj("Values for the Kong subchart (charts.konghq.com `kong`). Keys 
     type: oneOf("Service type when enabled; `ClusterIP` keeps it inside the cluster.", ["ClusterIP", "NodePort", "LoadBalancer"], "ClusterIP"),
   }, { open: true }),
   ingressController: obj("Kong's ingress controller.", {
+    resources: resources("Resources of the ingress controller container (in Kong's pod, so the HPA needs its CPU request too).",
+      ["50m", "500m"], ["128Mi", "256Mi"], true),
     admissionWebhook: obj("The controller's validating admission webhook.", {
       enabled: bool("Validate Kong resources at admission. Needs `certManager.enabled`: otherwise the Kong chart generates a new certificate at every render and Argo CD never sees the release in sync.", false),
       certificate: obj("The webhook's serving certificate.", {

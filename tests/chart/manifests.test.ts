@@ -127,6 +127,13 @@ function validate(objects: K8sObject[], set: SchemaSet): { failures: string[]; u
 }
 
 const cases = [{ name: "defaults", values: [] as string[] }, ...presetFiles().map((f) => ({ name: basename(f, ".yaml"), values: [f] }))];
+/** Renders once per values and Kubernetes version (the tests of this file share them). */
+const renders = new Map<string, K8sObject[]>();
+const rendered = (values: string[], kubeVersion: string): K8sObject[] => {
+  const key = JSON.stringify([values, kubeVersion]);
+  if (!renders.has(key)) renders.set(key, render(helm, { values, kubeVersion }));
+  return structuredClone(renders.get(key)!);
+};
 const matrix = targets.flatMap((t) => cases.map((c) => ({ ...c, ...t, label: t.schemas.map((s) => s.kubernetes).join(" and ") })));
 
 describe("chart > manifests against the Kubernetes OpenAPI schemas (helm3)", () => {
@@ -146,7 +153,7 @@ describe("chart > manifests against the Kubernetes OpenAPI schemas (helm3)", () 
   });
 
   it.each(matrix)("should render only valid objects with $name for Kubernetes $kubeVersion (schemas $label)", ({ values, kubeVersion, schemas }) => {
-    const objects = render(helm, { values, kubeVersion });
+    const objects = rendered(values, kubeVersion);
     expect(objects.length).toBeGreaterThan(0);
     const failures: string[] = [];
     for (const set of schemas) {
@@ -158,7 +165,7 @@ describe("chart > manifests against the Kubernetes OpenAPI schemas (helm3)", () 
   });
 
   it.each(targets)("should render only GA apiVersions for Kubernetes $kubeVersion (models keep removed APIs)", ({ kubeVersion }) => {
-    const apiVersions = new Set(cases.flatMap(({ values }) => render(helm, { values, kubeVersion }).map((o) => o.apiVersion)));
+    const apiVersions = new Set(cases.flatMap(({ values }) => rendered(values, kubeVersion).map((o) => o.apiVersion)));
     expect([...apiVersions].filter((v) => !/^([a-z0-9.-]+\/)?v\d+$/.test(v))).toEqual([]);
   });
 
@@ -170,9 +177,9 @@ describe("chart > manifests against the Kubernetes OpenAPI schemas (helm3)", () 
 
   describe.each(targets)("validation bites for Kubernetes $kubeVersion", ({ kubeVersion, schemas }) => {
     const daemonSet = () => {
-      const ds = render(helm, { kubeVersion }).find((o) => o.kind === "DaemonSet");
+      const ds = rendered([], kubeVersion).find((o) => o.kind === "DaemonSet");
       if (!ds) throw new Error("no DaemonSet rendered");
-      return structuredClone(ds);
+      return ds;
     };
 
     it.each(schemas)("should reject a DaemonSet whose containerPort is \"x\" (Kubernetes $kubernetes)", (set) => {

@@ -36,6 +36,17 @@ const OPEN = [
   "kong.proxy",
   "kong.proxy.http",
   "kong.proxy.tls",
+  "kong.resources",
+  "kong.resources.requests",
+  "kong.resources.limits",
+  "kong.admin",
+  "kong.manager",
+  "kong.ingressController",
+  "kong.ingressController.resources",
+  "kong.ingressController.resources.requests",
+  "kong.ingressController.resources.limits",
+  "kong.ingressController.admissionWebhook",
+  "kong.ingressController.admissionWebhook.certificate",
 ];
 
 interface SchemaAt {

@@ -21,6 +21,12 @@ export const onPremHa = definePreset({
         requests: { cpu: "500m", memory: "512Mi" },
         limits: { cpu: "2", memory: "1Gi" },
       },
+      ingressController: {
+        resources: {
+          requests: { cpu: "100m", memory: "128Mi" },
+          limits: { cpu: "500m", memory: "256Mi" },
+        },
+      },
     },
     nodeInit: { method: "auto" },
   },
