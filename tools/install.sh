@@ -1,6 +1,10 @@
 #!/bin/sh
 # Builds the pinned test tools (tools/versions.env) into .tools/bin from the Go module proxy.
 # A tool already on PATH is reused when its version matches; a built one is kept until the pin changes.
+# Usage: sh tools/install.sh [helm] [cluster]
+#   helm (the default): helm3, helm4, helm-unittest and psa-check.
+#   cluster: a local control plane for the cluster tests: etcd, kube-apiserver,
+#     kube-controller-manager, kube-scheduler and kwok (a cold build takes ~20 min on 2 cores).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/tools/versions.env"
@@ -34,22 +38,107 @@ build_helm() {
   rmdir "$tmp"
 }
 
-build_helm helm3 helm.sh/helm/v3 "$HELM3_VERSION" "\
-  -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$HELM3_KUBE_MINOR \
-  -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$HELM3_KUBE_MINOR"
-build_helm helm4 helm.sh/helm/v4 "$HELM4_VERSION"
+helm_tools() {
+  build_helm helm3 helm.sh/helm/v3 "$HELM3_VERSION" "\
+    -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$HELM3_KUBE_MINOR \
+    -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$HELM3_KUBE_MINOR"
+  build_helm helm4 helm.sh/helm/v4 "$HELM4_VERSION"
 
-if ! [ -x "$bin/helm-unittest" ] || ! grep -qx "$HELM_UNITTEST_VERSION" "$bin/.helm-unittest.version" 2>/dev/null; then
-  echo "tools: building helm-unittest $HELM_UNITTEST_VERSION" >&2
-  (cd "$root/tools" && GOBIN="$bin" go install github.com/helm-unittest/helm-unittest/cmd/helm-unittest)
-  echo "$HELM_UNITTEST_VERSION" > "$bin/.helm-unittest.version"
-fi
+  if ! [ -x "$bin/helm-unittest" ] || ! grep -qx "$HELM_UNITTEST_VERSION" "$bin/.helm-unittest.version" 2>/dev/null; then
+    echo "tools: building helm-unittest $HELM_UNITTEST_VERSION" >&2
+    (cd "$root/tools" && GOBIN="$bin" go install github.com/helm-unittest/helm-unittest/cmd/helm-unittest)
+    echo "$HELM_UNITTEST_VERSION" > "$bin/.helm-unittest.version"
+  fi
 
-# psa-check (tools/psa): the Pod Security Admission library, pinned by tools/psa/go.mod; rebuilt
-# when tools/psa/go.mod, go.sum or main.go change.
-psa_sum=$(cd "$root/tools/psa" && cat go.mod go.sum main.go | sha256sum | cut -d' ' -f1)
-if ! [ -x "$bin/psa-check" ] || ! grep -qx "$psa_sum" "$bin/.psa-check.sha256" 2>/dev/null; then
-  echo "tools: building psa-check" >&2
-  (cd "$root/tools/psa" && go build -ldflags "-s -w" -o "$bin/psa-check" .)
-  echo "$psa_sum" > "$bin/.psa-check.sha256"
-fi
+  # psa-check (tools/psa): the Pod Security Admission library, pinned by tools/psa/go.mod; rebuilt
+  # when tools/psa/go.mod, go.sum or main.go change.
+  psa_sum=$(cd "$root/tools/psa" && cat go.mod go.sum main.go | sha256sum | cut -d' ' -f1)
+  if ! [ -x "$bin/psa-check" ] || ! grep -qx "$psa_sum" "$bin/.psa-check.sha256" 2>/dev/null; then
+    echo "tools: building psa-check" >&2
+    (cd "$root/tools/psa" && go build -ldflags "-s -w" -o "$bin/psa-check" .)
+    echo "$psa_sum" > "$bin/.psa-check.sha256"
+  fi
+}
+
+# stale NAME STAMP: true unless $bin/NAME exists and was built for STAMP ($bin/.NAME.stamp).
+stale() {
+  ! [ -x "$bin/$1" ] || ! grep -qxF -- "$2" "$bin/.$1.stamp" 2>/dev/null
+}
+
+# build_mod DIR LDFLAGS NAME=PACKAGE...: go build the stale ones of these PACKAGEs (tools of the
+# module in tools/DIR) into $bin/NAME, in one go build; each stamp covers go.mod, go.sum, LDFLAGS.
+build_mod() {
+  dir="$root/tools/$1" ldflags=$2
+  shift 2
+  stamp=$(cd "$dir" && { cat go.mod go.sum; echo "$ldflags"; } | sha256sum | cut -d' ' -f1)
+  names='' pkgs=''
+  for spec in "$@"; do
+    stale "${spec%%=*}" "$stamp" || continue
+    names="$names ${spec%%=*}" pkgs="$pkgs ${spec#*=}"
+  done
+  [ -n "$names" ] || return 0
+  echo "tools: building$names (tools/$1)" >&2
+  tmp=$(mktemp -d)
+  # shellcheck disable=SC2086
+  (cd "$dir" && go build -ldflags "-s -w $ldflags" -o "$tmp/" $pkgs)
+  for spec in "$@"; do
+    name=${spec%%=*} pkg=${spec#*=}
+    case " $names " in *" $name "*) ;; *) continue ;; esac
+    # go build names a binary after the last element of its package path, skipping a /vN suffix.
+    out=$(basename "$pkg")
+    case $out in v[0-9]*) out=$(basename "$(dirname "$pkg")") ;; esac
+    mv "$tmp/$out" "$bin/$name"
+    echo "$stamp" > "$bin/.$name.stamp"
+  done
+  rmdir "$tmp"
+}
+
+# cluster_tools: a real control plane at KUBE_VERSION, its etcd, and kwok for fake nodes.
+cluster_tools() {
+  grep -q "^	k8s.io/kubernetes $KUBE_VERSION " "$root/tools/k8s/go.mod" || {
+    echo "tools: tools/k8s/go.mod is not at k8s.io/kubernetes $KUBE_VERSION; run sh tools/k8s/update.sh" >&2
+    exit 1
+  }
+  grep -q "^	go.etcd.io/etcd/server/v3 $ETCD_VERSION " "$root/tools/etcd/go.mod" || {
+    echo "tools: tools/etcd/go.mod is not at go.etcd.io/etcd/server/v3 $ETCD_VERSION" >&2
+    exit 1
+  }
+  # The version stamps of the Kubernetes release build (hack/lib/version.sh), buildDate being the
+  # release's commit time as the module proxy reports it; git commit and tree state are unknown.
+  minor=${KUBE_VERSION#v1.}
+  minor=${minor%%.*}
+  kube_ldflags=''
+  for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
+    kube_ldflags="$kube_ldflags -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+  done
+  kube_date=$(cd "$root/tools/k8s" && go list -m -f '{{with .Time}}{{.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' k8s.io/kubernetes)
+  [ -z "$kube_date" ] || kube_ldflags="$kube_ldflags \
+    -X k8s.io/client-go/pkg/version.buildDate=$kube_date -X k8s.io/component-base/version.buildDate=$kube_date"
+  build_mod k8s "$kube_ldflags" \
+    kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver \
+    kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager \
+    kube-scheduler=k8s.io/kubernetes/cmd/kube-scheduler
+  # etcd's version is a constant; its build only adds the git SHA, which the module proxy lacks.
+  build_mod etcd "" etcd=go.etcd.io/etcd/server/v3
+
+  # kwok's go.mod has no replace directives (and needs newer k8s.io libraries than
+  # tools/k8s pins), so it is go installed at its release like Helm.
+  kwok_ldflags="-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
+  if stale kwok "$KWOK_VERSION $kwok_ldflags"; then
+    echo "tools: building kwok $KWOK_VERSION" >&2
+    tmp=$(mktemp -d)
+    GOBIN="$tmp" go install -ldflags "-s -w $kwok_ldflags" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+    mv "$tmp/kwok" "$bin/kwok"
+    rmdir "$tmp"
+    echo "$KWOK_VERSION $kwok_ldflags" > "$bin/.kwok.stamp"
+  fi
+}
+
+[ $# -gt 0 ] || set -- helm
+for group in "$@"; do
+  case $group in
+    helm) helm_tools ;;
+    cluster) cluster_tools ;;
+    *) echo "usage: sh tools/install.sh [helm] [cluster]" >&2; exit 2 ;;
+  esac
+done
