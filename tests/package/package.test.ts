@@ -43,7 +43,8 @@ const expectedFiles = (): string[] =>
   ].sort();
 
 const ALLOWED = /^(Chart\.yaml|Chart\.lock|values\.yaml|values\.schema\.json|README\.md|(templates|files|presets|charts)\/.+)$/;
-const FORBIDDEN = /(^|\/)(node_modules|gen|tests|tools|\.tools|\.git|\.cache)(\/|$)|(^|\/)(package(-lock)?\.json|tsconfig[^/]*\.json|vitest\.config\.ts|\.gitignore|\.gitattributes|\.helmignore)$/;
+// Root-level tooling, and tooling nested anywhere; templates/tests/ (Helm's place for test hooks) is chart content.
+const FORBIDDEN = /^(gen|tests|tools|argocd)\/|(^|\/)(node_modules|\.tools|\.git|\.cache)(\/|$)|(^|\/)(package(-lock)?\.json|tsconfig[^/]*\.json|vitest\.config\.ts|\.gitignore|\.gitattributes|\.helmignore)$/;
 
 interface Packaged {
   tgz: string;
