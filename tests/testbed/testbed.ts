@@ -68,7 +68,24 @@ export class Testbed {
   }
 
   /** Builds the namespaces; `kongBackend: false` leaves the Kong pod's ports free for another server. */
+  /** Deletes testbed namespaces left behind by test runs that were killed (their process is gone). */
+  static reapStale(): void {
+    for (const line of run("ip", ["netns", "list"]).stdout.split("\n")) {
+      const match = /^(edge-[a-z]+-(\d+)[a-z]?-[a-z]+)\b/.exec(line);
+      if (!match) continue;
+      const tag = Number(match[2]);
+      // Tags are pid % 100000 of the process that made them; keep any that may still be alive.
+      const alive = run("sh", ["-c", `ls /proc | grep -E '^[0-9]+$' | awk '$1 % 100000 == ${tag}' | head -1`]).stdout.trim();
+      if (alive) continue;
+      for (const pid of run("ip", ["netns", "pids", match[1]!]).stdout.split(/\s+/).filter(Boolean)) {
+        try { process.kill(Number(pid), "SIGKILL"); } catch { /* gone */ }
+      }
+      run("ip", ["netns", "del", match[1]!]);
+    }
+  }
+
   async up(options: { kongBackend?: boolean } = {}): Promise<void> {
+    Testbed.reapStale();
     this.down();
     for (const ns of this.namespaces) run("ip", ["netns", "add", ns]);
     // Both ends are created from inside the testbed's namespaces, never in the machine's own.
