@@ -68,7 +68,7 @@ stale() {
 # build_mod DIR LDFLAGS NAME=PACKAGE...: go build the stale ones of these PACKAGEs (tools of the
 # module in tools/DIR) into $bin/NAME, in one go build; each stamp covers go.mod, go.sum, LDFLAGS.
 build_mod() {
-  dir="$root/tools/$1" ldflags=$2
+  mod=$1 dir="$root/tools/$1" ldflags=$2
   shift 2
   stamp=$(cd "$dir" && { cat go.mod go.sum; echo "$ldflags"; } | sha256sum | cut -d' ' -f1)
   names='' pkgs=''
@@ -77,7 +77,7 @@ build_mod() {
     names="$names ${spec%%=*}" pkgs="$pkgs ${spec#*=}"
   done
   [ -n "$names" ] || return 0
-  echo "tools: building$names (tools/$1)" >&2
+  echo "tools: building$names (tools/$mod)" >&2
   tmp=$(mktemp -d)
   # shellcheck disable=SC2086
   (cd "$dir" && go build -ldflags "-s -w $ldflags" -o "$tmp/" $pkgs)

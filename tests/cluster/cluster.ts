@@ -1,0 +1,240 @@
+/**
+ * A real Kubernetes control plane as local processes, for lifecycle tests: etcd, kube-apiserver
+ * (Pod Security admission on, as in every cluster since 1.25), kube-controller-manager and
+ * kube-scheduler from tools/install.sh's pinned builds, with kwok simulating three nodes and the
+ * lifecycle of the pods scheduled onto them. Everything listens on 127.0.0.1 only, runs from a
+ * temporary directory, and is stopped by `stop()` (logs are kept there when a test failed).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { repoRoot } from "../../gen/src/files.js";
+import { run } from "../lib/tools.js";
+
+const bin = (name: string): string => {
+  const path = join(repoRoot, ".tools", "bin", name);
+  if (!existsSync(path)) throw new Error(`${path} is missing: run \`sh tools/install.sh cluster\``);
+  return path;
+};
+
+/** A free TCP port on 127.0.0.1. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+function openssl(dir: string, args: string[]): void {
+  const r = run("openssl", args, { cwd: dir });
+  if (r.status !== 0) throw new Error(`openssl ${args.join(" ")}: ${r.stderr}`);
+}
+
+/** CA, API server serving certificate, admin client certificate and service-account key pair. */
+function certificates(dir: string): void {
+  openssl(dir, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=edge-test-ca"]);
+  const leaf = (name: string, subject: string, ext: string) => {
+    writeFileSync(join(dir, `${name}.ext`), ext);
+    openssl(dir, ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subject]);
+    openssl(dir, ["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.crt`, "-days", "2", "-extfile", `${name}.ext`]);
+  };
+  leaf("apiserver", "/CN=kube-apiserver", "subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n");
+  leaf("admin", "/CN=edge-test-admin/O=system:masters", "extendedKeyUsage=clientAuth\n");
+  openssl(dir, ["genrsa", "-out", "sa.key", "2048"]);
+  openssl(dir, ["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"]);
+}
+
+export interface ApiResponse {
+  status: number;
+  body: unknown;
+}
+
+export class Cluster {
+  readonly dir = mkdtempSync(join(tmpdir(), "edge-cluster-"));
+  readonly kubeconfig = join(this.dir, "admin.kubeconfig");
+  readonly nodes = ["edge-node-a", "edge-node-b", "edge-node-c"];
+  private readonly processes: { name: string; child: ChildProcess }[] = [];
+  private apiPort = 0;
+  /** Seconds from start() until the API server was ready and the nodes registered. */
+  startSeconds = 0;
+
+  async start(): Promise<void> {
+    const started = performance.now();
+    certificates(this.dir);
+    const [etcdClient, etcdPeer, api, cm, sched, kwokPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+    this.apiPort = api;
+    const d = (f: string) => join(this.dir, f);
+    writeFileSync(this.kubeconfig, `apiVersion: v1
+kind: Config
+clusters: [{name: edge-test, cluster: {server: "https://127.0.0.1:${api}", certificate-authority: "${d("ca.crt")}"}}]
+users: [{name: admin, user: {client-certificate: "${d("admin.crt")}", client-key: "${d("admin.key")}"}}]
+contexts: [{name: edge-test, context: {cluster: edge-test, user: admin}}]
+current-context: edge-test
+`);
+    this.spawn("etcd", [
+      "--name=edge-test", `--data-dir=${d("etcd")}`, "--unsafe-no-fsync",
+      `--listen-client-urls=http://127.0.0.1:${etcdClient}`, `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
+      `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`, `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-cluster=edge-test=http://127.0.0.1:${etcdPeer}`,
+    ]);
+    this.spawn("kube-apiserver", [
+      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+      "--bind-address=127.0.0.1", `--secure-port=${api}`, "--advertise-address=127.0.0.1",
+      "--endpoint-reconciler-type=none",
+      `--client-ca-file=${d("ca.crt")}`, `--tls-cert-file=${d("apiserver.crt")}`, `--tls-private-key-file=${d("apiserver.key")}`,
+      "--service-account-issuer=https://kubernetes.default.svc", `--service-account-key-file=${d("sa.pub")}`,
+      `--service-account-signing-key-file=${d("sa.key")}`,
+      "--service-cluster-ip-range=10.96.0.0/16", "--authorization-mode=Node,RBAC",
+      // PodSecurity is on by default; named here so the test does not depend on that default.
+      "--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,PodSecurity,DefaultTolerationSeconds,Priority",
+      // node-init's pods use hostPID/hostNetwork: a cluster must allow privileged pods for it.
+      "--allow-privileged=true",
+    ]);
+    await this.waitFor(async () => (await this.api("GET", "/readyz")).status === 200, "kube-apiserver ready", 90);
+    this.spawn("kube-controller-manager", [
+      `--kubeconfig=${this.kubeconfig}`, `--authentication-kubeconfig=${this.kubeconfig}`, `--authorization-kubeconfig=${this.kubeconfig}`,
+      "--leader-elect=false", "--bind-address=127.0.0.1", `--secure-port=${cm}`,
+      `--service-account-private-key-file=${d("sa.key")}`, `--root-ca-file=${d("ca.crt")}`,
+      "--use-service-account-credentials=false", "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller",
+      "--node-monitor-grace-period=60s",
+    ]);
+    this.spawn("kube-scheduler", [
+      `--kubeconfig=${this.kubeconfig}`, `--authentication-kubeconfig=${this.kubeconfig}`, `--authorization-kubeconfig=${this.kubeconfig}`,
+      "--leader-elect=false", "--bind-address=127.0.0.1", `--secure-port=${sched}`,
+    ]);
+    this.spawn("kwok", [
+      `--kubeconfig=${this.kubeconfig}`, "--manage-all-nodes=false",
+      "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+      "--manage-nodes-with-label-selector=", "--disregard-status-with-annotation-selector=kwok.x-k8s.io/status=custom",
+      "--cidr=10.244.0.0/16", "--node-ip=127.0.0.1", "--server-address=127.0.0.1:" + kwokPort,
+      `--config=${this.stagesFile()}`,
+    ]);
+    for (const name of this.nodes) {
+      const r = await this.api("POST", "/api/v1/nodes", {
+        apiVersion: "v1", kind: "Node",
+        metadata: {
+          name,
+          annotations: { "kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0" },
+          labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", type: "kwok" },
+        },
+        spec: {},
+      });
+      if (r.status !== 201) throw new Error(`cluster: creating node ${name}: ${JSON.stringify(r.body)}`);
+    }
+    await this.waitFor(async () => {
+      const r = await this.api("GET", "/api/v1/nodes");
+      const items = (r.body as { items?: { status?: { conditions?: { type: string; status: string }[] } }[] }).items ?? [];
+      return items.filter((n) => n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).length === this.nodes.length;
+    }, "three kwok nodes Ready", 60);
+    this.startSeconds = (performance.now() - started) / 1000;
+  }
+
+  /**
+   * kwok's own default stages (the ones kwokctl gives it), read from the kwok module that
+   * tools/install.sh built: nodes initialize and heartbeat through leases; pods become Ready,
+   * complete, and go away when deleted. One change: kwok completes only Job pods, and a `helm test`
+   * hook is a bare pod with restartPolicy Never, so such pods complete too.
+   */
+  private stagesFile(): string {
+    const versions = readFileSync(join(repoRoot, "tools", "versions.env"), "utf8");
+    const kwokVersion = /^KWOK_VERSION=(\S+)/m.exec(versions)?.[1];
+    const modCache = run("go", ["env", "GOMODCACHE"]).stdout.trim();
+    const stages = join(modCache, "sigs.k8s.io", `kwok@${kwokVersion}`, "kustomize", "stage");
+    const read = (path: string) => readFileSync(join(stages, path), "utf8");
+    const podComplete = read("pod/fast/pod-complete.yaml")
+      .replace("- key: '.metadata.ownerReferences.[].kind'\n      operator: 'In'\n      values:\n      - 'Job'",
+        "- key: '.spec.restartPolicy'\n      operator: 'In'\n      values:\n      - 'Never'");
+    if (podComplete === read("pod/fast/pod-complete.yaml")) throw new Error("cluster: kwok's pod-complete stage changed shape; update tests/cluster/cluster.ts");
+    const file = join(this.dir, "kwok-stages.yaml");
+    writeFileSync(file, [
+      read("node/fast/node-initialize.yaml"),
+      read("node/heartbeat-with-lease/node-heartbeat-with-lease.yaml"),
+      read("pod/fast/pod-ready.yaml"),
+      podComplete,
+      read("pod/fast/pod-delete.yaml"),
+    ].join("\n---\n"));
+    return file;
+  }
+
+  private spawn(name: string, args: string[]): void {
+    const path = bin(name);
+    mkdirSync(join(this.dir, "logs"), { recursive: true });
+    const log = createWriteStream(join(this.dir, "logs", `${name}.log`));
+    const child = spawn(path, args, { stdio: ["ignore", "pipe", "pipe"], cwd: this.dir });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    this.processes.push({ name, child });
+  }
+
+  /** A request to the API server as the admin user. */
+  api(method: string, path: string, body?: unknown): Promise<ApiResponse> {
+    const d = (f: string) => join(this.dir, f);
+    return new Promise((resolve) => {
+      const req = request({
+        host: "127.0.0.1", port: this.apiPort, path, method,
+        ca: readFileSync(d("ca.crt")), cert: readFileSync(d("admin.crt")), key: readFileSync(d("admin.key")),
+        headers: body === undefined ? {} : { "content-type": "application/json" },
+        timeout: 10_000,
+      }, (res) => {
+        let data = "";
+        res.on("data", (c) => (data += c));
+        res.on("end", () => {
+          let parsed: unknown = data;
+          try { parsed = JSON.parse(data); } catch { /* not JSON (e.g. /readyz) */ }
+          resolve({ status: res.statusCode ?? 0, body: parsed });
+        });
+      });
+      req.on("error", () => resolve({ status: 0, body: null }));
+      req.on("timeout", () => req.destroy());
+      if (body !== undefined) req.write(JSON.stringify(body));
+      req.end();
+    });
+  }
+
+  private helmEnv(): NodeJS.ProcessEnv {
+    return { ...process.env, KUBECONFIG: this.kubeconfig, HELM_CACHE_HOME: join(this.dir, "helm-cache"), HELM_CONFIG_HOME: join(this.dir, "helm-config"), HELM_DATA_HOME: join(this.dir, "helm-data") };
+  }
+
+  /** `helm <args>` against this cluster. */
+  helm(helmPath: string, args: string[]): ReturnType<typeof run> {
+    return run(helmPath, args, { env: this.helmEnv() });
+  }
+
+  /** `helm <args>` without blocking, so a test can watch the cluster meanwhile. */
+  helmAsync(helmPath: string, args: string[]): Promise<ReturnType<typeof run>> {
+    return new Promise((resolve) => {
+      const child = spawn(helmPath, args, { env: this.helmEnv() });
+      let stdout = "", stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      child.on("exit", (code) => resolve({ status: code ?? -1, stdout, stderr }));
+    });
+  }
+
+  async waitFor(cond: () => Promise<boolean>, what: string, seconds = 60): Promise<void> {
+    const deadline = Date.now() + seconds * 1000;
+    while (Date.now() < deadline) {
+      if (await cond()) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`cluster: timed out waiting for ${what} (logs in ${join(this.dir, "logs")})`);
+  }
+
+  /** Stops every process; keeps the directory (logs) when `keepLogs`. */
+  async stop(keepLogs = false): Promise<void> {
+    for (const { child } of [...this.processes].reverse()) child.kill("SIGTERM");
+    await Promise.all(this.processes.map(({ child }) => new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      const timer = setTimeout(() => { child.kill("SIGKILL"); resolve(); }, 10_000);
+      child.on("exit", () => { clearTimeout(timer); resolve(); });
+    })));
+    if (!keepLogs) rmSync(this.dir, { recursive: true, force: true });
+    else console.log(`cluster: logs kept in ${join(this.dir, "logs")}`);
+  }
+}
