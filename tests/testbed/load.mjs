@@ -13,7 +13,7 @@ const errors = {};
 
 function once() {
   return new Promise((resolve) => {
-    const req = http.get(url, { agent: keepAlive ? agent : false, timeout: 3000 }, (res) => {
+    const req = http.get(url, { agent: keepAlive ? agent : false, timeout: 10_000 }, (res) => {
       let body = "";
       res.on("data", (c) => (body += c));
       res.on("end", () => {
