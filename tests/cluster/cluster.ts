@@ -173,13 +173,13 @@ current-context: edge-test
   }
 
   /** A request to the API server as the admin user. */
-  api(method: string, path: string, body?: unknown): Promise<ApiResponse> {
+  api(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<ApiResponse> {
     const d = (f: string) => join(this.dir, f);
     return new Promise((resolve) => {
       const req = request({
         host: "127.0.0.1", port: this.apiPort, path, method,
         ca: readFileSync(d("ca.crt")), cert: readFileSync(d("admin.crt")), key: readFileSync(d("admin.key")),
-        headers: body === undefined ? {} : { "content-type": "application/json" },
+        headers: body === undefined ? {} : { "content-type": contentType },
         timeout: 10_000,
       }, (res) => {
         let data = "";

@@ -5,7 +5,7 @@
  * kwok's stages), so node-init's rules and Kong's traffic are tested in tests/testbed, not here.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { kongChart, removeScratchCharts, scratchChart } from "../lib/chart.js";
+import { kongChart, removeScratchCharts, render, scratchChart } from "../lib/chart.js";
 import { helms } from "../lib/tools.js";
 import { Cluster } from "./cluster.js";
 
@@ -69,6 +69,24 @@ describe.each(helms)("cluster > lifecycle with $name", (helm) => {
   it("should install with `helm install edge ./ --wait`", () => {
     helmOk(["install", "edge", chart(), "--wait", "--timeout", "180s"]);
   }, 240_000);
+
+  it("should pass the API server's strict field validation with every rendered object (server-side apply, dry run)", async () => {
+    const objects = render(helm, { chart: chart() });
+    expect(objects.length).toBeGreaterThan(5);
+    const problems: string[] = [];
+    for (const o of objects) {
+      const [group, version] = o.apiVersion.includes("/") ? o.apiVersion.split("/") : ["", o.apiVersion];
+      const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
+      const resources = ((await get(base)).body as { resources?: { name: string; kind: string; namespaced: boolean }[] }).resources ?? [];
+      const resource = resources.find((r) => r.kind === o.kind && !r.name.includes("/"));
+      if (!resource) { problems.push(`${o.kind} ${o.metadata.name}: kind not served (${o.apiVersion})`); continue; }
+      const ns = resource.namespaced ? `/namespaces/${o.metadata.namespace ?? "default"}` : "";
+      const path = `${base}${ns}/${resource.name}/${o.metadata.name}?fieldManager=edge-test&force=true&dryRun=All&fieldValidation=Strict`;
+      const r = await cluster.api("PATCH", path, o, "application/apply-patch+yaml");
+      if (r.status !== 200 && r.status !== 201) problems.push(`${o.kind} ${o.metadata.name}: HTTP ${r.status} ${JSON.stringify((r.body as { message?: string }).message)}`);
+    }
+    expect(problems).toEqual([]);
+  });
 
   it("should create the namespaces with their Pod Security labels", async () => {
     const kongNs = (await get("/api/v1/namespaces/kong")).body as Obj;
