@@ -168,7 +168,7 @@ const nodeInit = obj("node-init: a DaemonSet that makes every node's ports 80/44
   priorityClassName: str("Priority class; node-critical so the rules are kept on a full node. Empty for none.", "system-node-critical",
     { pattern: re.dnsSubdomainOrEmpty, maxLength: 253 }),
   podAnnotations: map("Annotations added to node-init pods.", {}, { type: "string" }),
-}, { extra: {} });
+});
 
 const namespaceSwitch = (which: string): Node =>
   obj(`The ${which} namespace.`, {
