@@ -1,8 +1,11 @@
 #!/bin/sh
-# Builds the pinned test tools (tools/versions.env) into .tools/bin from the Go module proxy.
+# Installs what the tests need and a fresh machine lacks.
 # A tool already on PATH is reused when its version matches; a built one is kept until the pin changes.
-# Usage: sh tools/install.sh [helm] [cluster]
-#   helm (the default): helm3, helm4, helm-unittest and psa-check.
+# Usage: sh tools/install.sh [system] [helm] [cluster]
+#   system: the Debian packages of the programs in tools/programs.tsv that are not on PATH
+#     (apt-get, so root; only when something is missing).
+#   helm (the default): helm3, helm4, helm-unittest and psa-check, built from the Go module proxy
+#     at the versions pinned in tools/versions.env into .tools/bin.
 #   cluster: a local control plane for the cluster tests: etcd, kube-apiserver,
 #     kube-controller-manager, kube-scheduler and kwok (a cold build takes ~20 min on 2 cores).
 set -eu
@@ -134,11 +137,29 @@ cluster_tools() {
   fi
 }
 
+# system_packages: apt-get install the packages of the programs in tools/programs.tsv missing
+# from PATH; nothing when all are there.
+system_packages() {
+  missing=$(awk -F'\t' '!/^#/ && NF == 2 { print $1, $2 }' "$root/tools/programs.tsv" |
+    while read -r program package; do command -v "$program" >/dev/null 2>&1 || echo "$package"; done | sort -u | tr '\n' ' ')
+  [ -n "$missing" ] || return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "tools: missing Debian packages: $missing" >&2
+    echo "tools: install them as root: apt-get update && apt-get install --no-install-recommends $missing" >&2
+    exit 1
+  fi
+  echo "tools: installing Debian packages: $missing" >&2
+  apt-get update -qq
+  # shellcheck disable=SC2086 # one word per package
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
 [ $# -gt 0 ] || set -- helm
 for group in "$@"; do
   case $group in
+    system) system_packages ;;
     helm) helm_tools ;;
     cluster) cluster_tools ;;
-    *) echo "usage: sh tools/install.sh [helm] [cluster]" >&2; exit 2 ;;
+    *) echo "usage: sh tools/install.sh [system] [helm] [cluster]" >&2; exit 2 ;;
   esac
 done

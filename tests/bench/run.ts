@@ -18,15 +18,12 @@ import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { removeScratchCharts } from "../lib/chart.js";
+import { requirePrograms } from "../lib/tools.js";
 import { renderNodeInit, startRun, verb } from "../testbed/node-init.js";
 import { addr, inNs, shIn, Testbed } from "../testbed/testbed.js";
 
 if (process.getuid?.() !== 0) throw new Error("bench: the netns testbed needs root");
-for (const tool of ["wrk", "ab", "nginx", "conntrack"]) {
-  if (!process.env.PATH?.split(":").some((d) => { try { readFileSync(join(d, tool)); return true; } catch { return false; } })) {
-    throw new Error(`bench: ${tool} is not installed (apt-get install wrk apache2-utils nginx-light conntrack)`);
-  }
-}
+requirePrograms("wrk", "ab", "nginx", "conntrack");
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);

@@ -12,7 +12,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "../../gen/src/files.js";
-import { run } from "../lib/tools.js";
+import { requirePrograms, run } from "../lib/tools.js";
 
 const bin = (name: string): string => {
   const path = join(repoRoot, ".tools", "bin", name);
@@ -32,7 +32,7 @@ function freePort(): Promise<number> {
 }
 
 function openssl(dir: string, args: string[]): void {
-  const r = run("openssl", args, { cwd: dir });
+  const r = run(requirePrograms("openssl").openssl, args, { cwd: dir });
   if (r.status !== 0) throw new Error(`openssl ${args.join(" ")}: ${r.stderr}`);
 }
 

@@ -1,6 +1,6 @@
 /** The pinned tools the tests run (built by tools/install.sh into .tools/bin). */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../../gen/src/files.js";
 
@@ -24,6 +24,36 @@ export const helmUnittest = (): string => tool("helm-unittest");
 
 /** The Pod Security Admission check (tools/psa): manifests on stdin, one JSON line per pod. */
 export const psaCheck = (): string => tool("psa-check");
+
+/** program → Debian package, from tools/programs.tsv (what `sh tools/install.sh system` installs). */
+const packages = new Map(readFileSync(join(repoRoot, "tools", "programs.tsv"), "utf8").split("\n")
+  .filter((line) => line && !line.startsWith("#"))
+  .map((line) => line.split("\t") as [string, string]));
+
+/** The path of `program` on PATH, or undefined. */
+export function which(program: string): string | undefined {
+  return (process.env.PATH ?? "").split(":").map((dir) => join(dir, program)).find((path) => existsSync(path));
+}
+
+/**
+ * The paths of `programs`; throws naming the Debian package of each one missing from PATH.
+ * Every program a test runs is listed in tools/programs.tsv, which `npm run tools` installs from.
+ */
+export function requirePrograms<const T extends readonly string[]>(...programs: T): Record<T[number], string> {
+  const found: Record<string, string> = {};
+  const missing: string[] = [];
+  for (const program of programs) {
+    const pkg = packages.get(program);
+    if (!pkg) throw new Error(`${program} is not listed in tools/programs.tsv; add it with its Debian package`);
+    const path = which(program);
+    if (path) found[program] = path;
+    else missing.push(`${program} (Debian package ${pkg})`);
+  }
+  if (missing.length) {
+    throw new Error(`missing: ${missing.join(", ")}; run \`sh tools/install.sh system\` as root, or apt-get install ${[...new Set(programs.filter((p) => !found[p]).map((p) => packages.get(p)))].join(" ")}`);
+  }
+  return found as Record<T[number], string>;
+}
 
 export interface Run {
   status: number;

@@ -9,12 +9,13 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { removeScratchCharts } from "../lib/chart.js";
-import { run } from "../lib/tools.js";
+import { requirePrograms, run } from "../lib/tools.js";
 import { containerEnv, type NodeInit, renderNodeInit } from "./node-init.js";
 import { inNs, Testbed } from "./testbed.js";
 
 if (process.getuid?.() !== 0) throw new Error("node-init > privileges: needs root (CI runs as root)");
 
+requirePrograms("setpriv", "unshare", "nsenter");
 afterAll(removeScratchCharts);
 
 /** setpriv arguments that leave exactly `caps` (Kubernetes names, e.g. NET_ADMIN) to the command. */

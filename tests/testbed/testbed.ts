@@ -15,7 +15,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Run, run } from "../lib/tools.js";
+import { requirePrograms, type Run, run } from "../lib/tools.js";
+
+// Every testbed runs these; a missing one fails here, naming its Debian package.
+requirePrograms("ip", "nft", "curl", "iptables-nft", "iptables-legacy", "iptables-legacy-save");
 
 export type ProxyMode = "iptables-nft" | "iptables-legacy" | "nftables" | "ipvs";
 
@@ -222,7 +225,8 @@ export class Testbed {
     return `${nft}\n${legacy.replace(/^#.*$/gm, "").replace(/\[\d+:\d+\]/g, "")}`;
   }
 
-  async waitFor(cond: () => boolean, what: string, seconds = 10): Promise<void> {
+  /** Polls `cond` every 100 ms; the default allows for a loaded 2-core machine. */
+  async waitFor(cond: () => boolean, what: string, seconds = 20): Promise<void> {
     const deadline = Date.now() + seconds * 1000;
     while (Date.now() < deadline) {
       if (cond()) return;
