@@ -2,8 +2,8 @@
 # edge node-init: make this network namespace's own addresses answer on the public ports
 # (80/443) by sending that traffic to Kong's NodePorts (30080/30443).
 #
-# Verbs: apply | check | delete | run | status. The script acts on the network namespace it runs
-# in; entering the node's namespace is the container command's job (nsenter or hostNetwork).
+# Verbs: apply | check | delete | run | status | alive. The script acts on the network namespace it
+# runs in; entering the node's namespace is the container command's job (nsenter or hostNetwork).
 #
 # Configuration, all from the environment (set as literal values by the chart, validated here):
 #   NODE_INIT_PORTS           "80:30080 443:30443"  public port:NodePort pairs
@@ -290,6 +290,18 @@ owner_gone() {
   esac
 }
 
+# The run loop's heartbeat: refreshed once per loop, read by `alive` (the liveness probe).
+beat() { date +%s >"$STATE_DIR/heartbeat"; }
+
+# alive: exit 0 iff `run` refreshed its heartbeat within two resync periods plus a minute (time for
+# a slow check and apply). Drift does not matter here: the loop repairs it; only a stuck loop fails.
+alive() {
+  last=$(cat "$STATE_DIR/heartbeat" 2>/dev/null) || { echo "no heartbeat yet"; return 1; }
+  case $last in '' | *[!0-9]*) echo "heartbeat '$last' is not a time"; return 1 ;; esac
+  age=$(($(date +%s) - last)) limit=$((2 * RESYNC + 60))
+  [ "$age" -le "$limit" ] || { echo "run loop stuck: last heartbeat ${age}s ago (limit ${limit}s)"; return 1; }
+}
+
 on_term() {
   log "stopping"
   if owner_gone; then delete; fi
@@ -300,6 +312,7 @@ run() {
   require curl
   trap on_term TERM INT
   apply
+  beat
   while :; do
     sleep "$RESYNC" &
     wait $! || true
@@ -307,6 +320,7 @@ run() {
       log "drift: $reason; re-applying"
       apply
     fi
+    beat
   done
 }
 
@@ -319,5 +333,6 @@ case $verb in
   delete) delete ;;
   run) run ;;
   status) status ;;
-  *) echo "usage: $0 apply|check|delete|run|status" >&2; exit 2 ;;
+  alive) reason=$(alive) || { echo "$reason" >&2; exit 1; } ;;
+  *) echo "usage: $0 apply|check|delete|run|status|alive" >&2; exit 2 ;;
 esac

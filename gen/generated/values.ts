@@ -107,6 +107,20 @@ export interface EdgeValues {
       [k: string]: unknown | undefined;
     };
     /**
+     * Kong's image, pinned here so the chart lists exactly what it runs (Chart.yaml `artifacthub.io/images`).
+     */
+    image: {
+      /**
+       * Image repository; point it at your mirror in air-gapped clusters.
+       */
+      repository: string;
+      /**
+       * Image tag.
+       */
+      tag: string;
+      [k: string]: unknown | undefined;
+    };
+    /**
      * Resources of Kong's proxy container. CPU requests are required: the HPA's utilization target is a share of them.
      */
     resources: {
@@ -141,17 +155,13 @@ export interface EdgeValues {
       [k: string]: unknown | undefined;
     };
     /**
-     * PodDisruptionBudget for Kong.
+     * The Kong chart's own PodDisruptionBudget: off, because it selects on the chart and version labels and so stops covering the old pods during an upgrade. edge renders Kong's budget instead (`podDisruptionBudget`).
      */
     podDisruptionBudget: {
       /**
-       * Create the PodDisruptionBudget.
+       * Always false: use `podDisruptionBudget` (edge's budget for Kong, selecting exactly the Deployment's pods).
        */
-      enabled: boolean;
-      /**
-       * Kong pods a voluntary disruption (drain) may take down at once.
-       */
-      maxUnavailable: number;
+      enabled: false;
       [k: string]: unknown | undefined;
     };
     /**
@@ -294,6 +304,20 @@ export interface EdgeValues {
      * Kong's ingress controller.
      */
     ingressController: {
+      /**
+       * The ingress controller's image, pinned here so the chart lists exactly what it runs (Chart.yaml `artifacthub.io/images`).
+       */
+      image: {
+        /**
+         * Image repository; point it at your mirror in air-gapped clusters.
+         */
+        repository: string;
+        /**
+         * Image tag.
+         */
+        tag: string;
+        [k: string]: unknown | undefined;
+      };
       /**
        * Resources of the ingress controller container (in Kong's pod, so the HPA needs its CPU request too).
        */
@@ -502,7 +526,7 @@ export interface EdgeValues {
       pullPolicy: "IfNotPresent" | "Always" | "Never";
     };
     /**
-     * Resources of each node-init container.
+     * Resources of each node-init container. Its only disk use is its log (the kubelet rotates container logs at 10Mi by default); its state lives in memory.
      */
     resources: {
       /**
@@ -517,6 +541,10 @@ export interface EdgeValues {
          * Memory.
          */
         memory: string;
+        /**
+         * Local disk, the container's logs included.
+         */
+        "ephemeral-storage": string;
       };
       /**
        * The most the container may use.
@@ -530,6 +558,10 @@ export interface EdgeValues {
          * Memory.
          */
         memory: string;
+        /**
+         * Local disk, the container's logs included.
+         */
+        "ephemeral-storage": string;
       };
     };
     /**
@@ -580,11 +612,24 @@ export interface EdgeValues {
     };
   };
   /**
-   * NetworkPolicy for Kong's pods: admit proxy traffic (and the admission webhook when on), nothing else.
+   * Kong's PodDisruptionBudget, rendered by edge in Kong's namespace. It selects exactly the pods of Kong's Deployment (name, instance and component labels), so it keeps covering the old pods while an upgrade of Kong or of its chart rolls them.
+   */
+  podDisruptionBudget: {
+    /**
+     * Create the PodDisruptionBudget.
+     */
+    enabled: boolean;
+    /**
+     * Kong pods a voluntary disruption (drain) may take down at once.
+     */
+    maxUnavailable: number;
+  };
+  /**
+   * NetworkPolicies: Kong's pods admit proxy traffic (and the admission webhook when on), nothing else; node-init's namespace admits no traffic in or out (node-init works in the node's network namespace).
    */
   networkPolicy: {
     /**
-     * Create the NetworkPolicy. CNIs without NetworkPolicy support ignore it.
+     * Create the NetworkPolicies. CNIs without NetworkPolicy support ignore them.
      */
     enabled: boolean;
     /**

@@ -23,13 +23,23 @@ const listener = (name: string, servicePort: number, containerPort: number, node
     optional: { hostPort: forbidden("Never set: Kong binds no host port (Pod Security `restricted`); node-init forwards the node's ports instead.") },
   });
 
-/** Requests and limits; `open` lets the user add resources edge does not set (e.g. ephemeral-storage). */
-const resources = (description: string, cpu: [string, string], memory: [string, string], open = false): Node => {
+/** [request, limit] of one resource. */
+type Quantities = [string, string];
+
+/**
+ * Requests and limits of cpu, memory and, when given, ephemeral-storage; `open` lets the user add
+ * resources edge does not set.
+ */
+const resources = (description: string, amounts: { cpu: Quantities; memory: Quantities; ephemeralStorage?: Quantities }, open = false): Node => {
   const q = (d: string, v: string) => str(d, v, { pattern: re.quantity });
-  const pair = (d: string, c: string, m: string) => obj(d, { cpu: q("CPU.", c), memory: q("Memory.", m) }, { open });
+  const pair = (d: string, i: 0 | 1) => obj(d, {
+    cpu: q("CPU.", amounts.cpu[i]),
+    memory: q("Memory.", amounts.memory[i]),
+    ...amounts.ephemeralStorage && { "ephemeral-storage": q("Local disk, the container's logs included.", amounts.ephemeralStorage[i]) },
+  }, { open });
   return obj(description, {
-    requests: pair("What the scheduler reserves (and what the HPA's CPU utilization is measured against).", cpu[0], memory[0]),
-    limits: pair("The most the container may use.", cpu[1], memory[1]),
+    requests: pair("What the scheduler reserves (and what the HPA's CPU utilization is measured against).", 0),
+    limits: pair("The most the container may use.", 1),
   }, { open });
 };
 
@@ -62,11 +72,14 @@ const kong = obj("Values for the Kong subchart (charts.konghq.com `kong`). Keys 
       [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 80 } } }],
       { minItems: 1 }),
   }, { open: true }),
+  image: obj("Kong's image, pinned here so the chart lists exactly what it runs (Chart.yaml `artifacthub.io/images`).", {
+    repository: str("Image repository; point it at your mirror in air-gapped clusters.", "kong", { pattern: re.imageRepository }),
+    tag: str("Image tag.", "3.9", { pattern: re.imageTag }),
+  }, { open: true }),
   resources: resources("Resources of Kong's proxy container. CPU requests are required: the HPA's utilization target is a share of them.",
-    ["250m", "2"], ["256Mi", "1Gi"], true),
-  podDisruptionBudget: obj("PodDisruptionBudget for Kong.", {
-    enabled: bool("Create the PodDisruptionBudget.", true),
-    maxUnavailable: int("Kong pods a voluntary disruption (drain) may take down at once.", 1, { minimum: 1 }),
+    { cpu: ["250m", "2"], memory: ["256Mi", "1Gi"] }, true),
+  podDisruptionBudget: obj("The Kong chart's own PodDisruptionBudget: off, because it selects on the chart and version labels and so stops covering the old pods during an upgrade. edge renders Kong's budget instead (`podDisruptionBudget`).", {
+    enabled: pinned("Always false: use `podDisruptionBudget` (edge's budget for Kong, selecting exactly the Deployment's pods).", false),
   }, { open: true }),
   updateStrategy: obj("Deployment update strategy: surge first, never take a ready pod away before its replacement is ready.", {
     type: pinned("Rolling updates.", "RollingUpdate"),
@@ -114,8 +127,12 @@ const kong = obj("Values for the Kong subchart (charts.konghq.com `kong`). Keys 
     type: oneOf("Service type when enabled; `ClusterIP` keeps it inside the cluster.", ["ClusterIP", "NodePort", "LoadBalancer"], "ClusterIP"),
   }, { open: true }),
   ingressController: obj("Kong's ingress controller.", {
+    image: obj("The ingress controller's image, pinned here so the chart lists exactly what it runs (Chart.yaml `artifacthub.io/images`).", {
+      repository: str("Image repository; point it at your mirror in air-gapped clusters.", "kong/kubernetes-ingress-controller", { pattern: re.imageRepository }),
+      tag: str("Image tag.", "3.5", { pattern: re.imageTag }),
+    }, { open: true }),
     resources: resources("Resources of the ingress controller container (in Kong's pod, so the HPA needs its CPU request too).",
-      ["50m", "500m"], ["128Mi", "256Mi"], true),
+      { cpu: ["50m", "500m"], memory: ["128Mi", "256Mi"] }, true),
     admissionWebhook: obj("The controller's validating admission webhook.", {
       enabled: bool("Validate Kong resources at admission. Needs `certManager.enabled`: otherwise the Kong chart generates a new certificate at every render and Argo CD never sees the release in sync.", false),
       certificate: obj("The webhook's serving certificate.", {
@@ -160,7 +177,8 @@ const nodeInit = obj("node-init: a DaemonSet that makes every node's ports 80/44
   resyncSeconds: int("Seconds between checks of the rules; drift (a flush, a firewall reload) is repaired within one period.",
     30, { minimum: 5, maximum: 3600 }),
   image: image("Image with sh, nft, ip, awk, curl and nsenter.", "docker.io/nicolaka/netshoot", "v0.14"),
-  resources: resources("Resources of each node-init container.", ["10m", "100m"], ["16Mi", "64Mi"]),
+  resources: resources("Resources of each node-init container. Its only disk use is its log (the kubelet rotates container logs at 10Mi by default); its state lives in memory.",
+    { cpu: ["10m", "100m"], memory: ["16Mi", "64Mi"], ephemeralStorage: ["16Mi", "64Mi"] }),
   nodeSelector: map("Nodes that get node-init (and so answer on 80/443).", {}, { type: "string" }),
   tolerations: passthrough("Taints node-init tolerates. The default tolerates every taint so each node that can receive traffic gets the rules.",
     [{ operator: "Exists" }]),
@@ -183,8 +201,8 @@ const certManager = obj("cert-manager integration: issues the certificate of Kon
   }),
 });
 
-const networkPolicy = obj("NetworkPolicy for Kong's pods: admit proxy traffic (and the admission webhook when on), nothing else.", {
-  enabled: bool("Create the NetworkPolicy. CNIs without NetworkPolicy support ignore it.", true),
+const networkPolicy = obj("NetworkPolicies: Kong's pods admit proxy traffic (and the admission webhook when on), nothing else; node-init's namespace admits no traffic in or out (node-init works in the node's network namespace).", {
+  enabled: bool("Create the NetworkPolicies. CNIs without NetworkPolicy support ignore them.", true),
   extraIngress: passthrough("More NetworkPolicy ingress rules for Kong's pods (e.g. to reach the status port from a monitoring namespace).", []),
 });
 
@@ -209,6 +227,10 @@ export const contract: Node = obj("Values of the edge chart.", {
   kong,
   nodeInit,
   certManager,
+  podDisruptionBudget: obj("Kong's PodDisruptionBudget, rendered by edge in Kong's namespace. It selects exactly the pods of Kong's Deployment (name, instance and component labels), so it keeps covering the old pods while an upgrade of Kong or of its chart rolls them.", {
+    enabled: bool("Create the PodDisruptionBudget.", true),
+    maxUnavailable: int("Kong pods a voluntary disruption (drain) may take down at once.", 1, { minimum: 1 }),
+  }),
   networkPolicy,
   helmTest,
 });

@@ -72,7 +72,9 @@ describe.each(helms)("chart > rendering with $name", (helm) => {
       },
       containerSecurityContext: { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false },
       autoscaling: { enabled: true, minReplicas: 2 },
-      podDisruptionBudget: { enabled: true, maxUnavailable: 1 },
+      podDisruptionBudget: { enabled: false },
+      image: { repository: "kong", tag: "3.9" },
+      ingressController: { image: { repository: "kong/kubernetes-ingress-controller", tag: "3.5" } },
       updateStrategy: { rollingUpdate: { maxUnavailable: 0 } },
     });
   });

@@ -35,6 +35,8 @@ const alternates: Record<string, unknown> = {
   "nodeInit.resources.requests.memory": "32Mi",
   "nodeInit.resources.limits.cpu": "200m",
   "nodeInit.resources.limits.memory": "128Mi",
+  "nodeInit.resources.requests.ephemeral-storage": "8Mi",
+  "nodeInit.resources.limits.ephemeral-storage": "32Mi",
   "nodeInit.nodeSelector": { "kubernetes.io/os": "linux" },
   "nodeInit.tolerations": [],
   "nodeInit.affinity": { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "edge", operator: "Exists" }] }] } } },
@@ -43,6 +45,8 @@ const alternates: Record<string, unknown> = {
   "certManager.enabled": true, // without the webhook on: rendering fails, naming certManager
   "certManager.issuer.kind": "ClusterIssuer",
   "certManager.issuer.name": "corporate-ca",
+  "podDisruptionBudget.enabled": false,
+  "podDisruptionBudget.maxUnavailable": 2,
   "networkPolicy.enabled": false,
   "networkPolicy.extraIngress": [{ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }] }],
   "helmTest.enabled": false,
