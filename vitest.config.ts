@@ -9,5 +9,7 @@ export default defineConfig({
     pool: "forks",
     maxWorkers: 2,
     reporters: ["default", "./tests/lib/summary-reporter.ts"],
+    // EDGE_CPU_LOAD=N runs N busy processes alongside the tests (tests/testbed/under-load.sh).
+    globalSetup: ["./tests/lib/cpu-load.ts"],
   },
 });

@@ -6,10 +6,10 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { removeScratchCharts } from "../lib/chart.js";
-import { run } from "../lib/tools.js";
-import { type NodeInit, renderNodeInit, startRun, verb } from "./node-init.js";
+import { requirePrograms, run } from "../lib/tools.js";
+import { type NodeInit, renderNodeInit, runsInNode, startRun, stopRuns, verb } from "./node-init.js";
 import { addr, inNs, type ProxyMode, Testbed } from "./testbed.js";
 
 if (process.getuid?.() !== 0) throw new Error("node-init > rules: the netns testbed needs root (CI runs as root)");
@@ -160,23 +160,52 @@ describe.each(modes)("node-init > rules under kube-proxy %s mode", (mode) => {
   describe("run", () => {
     const apiPort = "16443";
     const apiState = join(tb.dir, "api-state");
-    const api = { NODE_INIT_API_URL: `http://127.0.0.1:${apiPort}`, NODE_INIT_RESYNC_SECONDS: "2" };
+    const resync = 2;
+    const api = { NODE_INIT_API_URL: `http://127.0.0.1:${apiPort}`, NODE_INIT_RESYNC_SECONDS: String(resync) };
+    // A check or an apply may take seconds on a loaded 2-core machine: allow two resyncs plus that.
+    const withinResync = 2 * resync + 15;
     beforeAll(async () => {
       writeFileSync(apiState, "exists");
       spawn("ip", ["netns", "exec", tb.node, process.execPath, join(here, "api-stub.mjs"), apiPort, apiState], { stdio: "ignore" });
       await sleep(300);
     });
+    beforeEach(() => {
+      // A process left by an earlier test would re-apply its own configuration under this one.
+      expect(runsInNode(tb), "node-init run processes left over in the node namespace").toEqual([]);
+    });
+    afterEach(async () => { await stopRuns(); });
 
     it("should re-apply within one resync after an external flush, and log it", async () => {
       const r = startRun(tb, ni, api);
       await tb.waitFor(() => verb(tb, ni, "check").status === 0, "run applied the rules");
       inNs(tb.node, "nft", ["delete", "table", "inet", "edge_node_init"]);
       expect(tb.curl(tb.client, `${v4}/`)).toMatch(/^ERR/);
-      await tb.waitFor(() => tb.curl(tb.client, `${v4}/`).startsWith(backend(80)), "rules healed", 2 * 2 + 2);
-      expect(r.log()).toContain("drift: table inet edge_node_init is missing; re-applying");
-      r.child.kill("SIGTERM");
-      expect(await r.exited).toBe(0);
+      await tb.waitFor(() => tb.curl(tb.client, `${v4}/`).startsWith(backend(80)), "rules healed", withinResync);
+      // The log line precedes the repair, but its pipe is read only when the event loop runs.
+      await tb.waitFor(() => r.log().includes("drift: table inet edge_node_init is missing; re-applying"), "the drift logged");
+      expect(await r.stop()).toBe(0);
       expect(r.log()).toContain("DaemonSet still exists: keeping rules");
+    });
+
+    it("should be alive while the loop beats, through drift, and not once the loop is stuck", async () => {
+      const state = join(tb.dir, "alive-state");
+      const alive = () => verb(tb, ni, "alive", { ...api, NODE_INIT_STATE_DIR: state });
+      expect(alive().stderr).toContain("no heartbeat yet");
+      const r = startRun(tb, ni, { ...api, NODE_INIT_STATE_DIR: state });
+      await tb.waitFor(() => alive().status === 0, "the first heartbeat");
+      // Drift is the loop's business: liveness stays green, so the kubelet never restarts node-init for it.
+      inNs(tb.node, "nft", ["delete", "table", "inet", "edge_node_init"]);
+      expect(alive().status).toBe(0);
+      await tb.waitFor(() => r.log().includes("drift: table inet edge_node_init is missing"), "the repair", withinResync);
+      expect(alive().status).toBe(0);
+      // A loop that stopped beating (stuck in a hung nft, say) fails once two resyncs and a minute passed.
+      r.child.kill("SIGSTOP");
+      writeFileSync(join(state, "heartbeat"), `${Math.floor(Date.now() / 1000) - (2 * resync + 61)}\n`);
+      const stuck = alive();
+      expect(stuck.status).toBe(1);
+      expect(stuck.stderr).toMatch(/run loop stuck: last heartbeat \d+s ago \(limit 64s\)/);
+      r.child.kill("SIGCONT");
+      expect(await r.stop()).toBe(0);
     });
 
     it("should drop no request while the pod restarts (rules kept while the DaemonSet exists)", async () => {
@@ -185,8 +214,7 @@ describe.each(modes)("node-init > rules under kube-proxy %s mode", (mode) => {
       await tb.waitFor(() => verb(tb, ni, "check").status === 0, "first pod ready");
       const result = load(tb, `${v4}/`, 3000, backend(80));
       await sleep(300);
-      first.child.kill("SIGTERM");
-      expect(await first.exited).toBe(0);
+      expect(await first.stop()).toBe(0);
       expect(inNs(tb.node, "nft", ["list", "table", "inet", "edge_node_init"], { allowFail: true }).status).toBe(0);
       // The replacement pod: its init container applies, then its main container runs.
       expect(verb(tb, ni, "apply").status).toBe(0);
@@ -194,8 +222,7 @@ describe.each(modes)("node-init > rules under kube-proxy %s mode", (mode) => {
       const r = await result;
       expect(r.failed, JSON.stringify(r.errors)).toBe(0);
       expect(r.ok).toBe(3000);
-      second.child.kill("SIGTERM");
-      expect(await second.exited).toBe(0);
+      expect(await second.stop()).toBe(0);
     });
 
     it.each(["gone", "deleting", "forbidden"])("should remove the rules when stopped and the DaemonSet is %s", async (state) => {
@@ -203,8 +230,7 @@ describe.each(modes)("node-init > rules under kube-proxy %s mode", (mode) => {
       const r = startRun(tb, ni, api);
       await tb.waitFor(() => verb(tb, ni, "check").status === 0, "run applied the rules");
       writeFileSync(apiState, state);
-      r.child.kill("SIGTERM");
-      expect(await r.exited).toBe(0);
+      expect(await r.stop()).toBe(0);
       expect(r.log()).toContain("rules removed");
       expect(tb.ruleset()).toBe(before);
     });
@@ -212,8 +238,7 @@ describe.each(modes)("node-init > rules under kube-proxy %s mode", (mode) => {
     it("should keep the rules when stopped and the API cannot be reached", async () => {
       const r = startRun(tb, ni, { ...api, NODE_INIT_API_URL: "http://127.0.0.1:1" });
       await tb.waitFor(() => verb(tb, ni, "check").status === 0, "run applied the rules");
-      r.child.kill("SIGTERM");
-      expect(await r.exited).toBe(0);
+      expect(await r.stop()).toBe(0);
       expect(r.log()).toContain("keeping rules");
       expect(verb(tb, ni, "check").status).toBe(0);
       verb(tb, ni, "delete");
@@ -288,7 +313,7 @@ describe("node-init > script input", () => {
   it("should run on a busybox userland, as in the Alpine-based image", () => {
     const bin = join(tb.dir, "busybox-bin");
     mkdirSync(bin);
-    const busybox = run("sh", ["-c", "command -v busybox"]).stdout.trim();
+    const { busybox } = requirePrograms("busybox");
     for (const applet of ["sh", "awk", "cat", "date", "grep", "mkdir", "rm", "sleep", "sort", "wc"]) symlinkSync(busybox, join(bin, applet));
     for (const tool of ["nft", "ip", "curl"]) symlinkSync(run("sh", ["-c", `command -v ${tool}`]).stdout.trim(), join(bin, tool));
     const env = { PATH: bin, NODE_INIT_SOURCE_RANGES: "192.0.2.0/24 2001:db8::/32", NODE_INIT_INTERFACES: "eth*" };

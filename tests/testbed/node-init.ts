@@ -3,10 +3,10 @@
  * from the DaemonSet's containers. Tests run exactly this, inside a Testbed namespace.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type K8sObject, render } from "../lib/chart.js";
-import { helms, type Run } from "../lib/tools.js";
+import { helms, type Run, run } from "../lib/tools.js";
 import { inNs, type Testbed } from "./testbed.js";
 
 interface Container {
@@ -53,8 +53,21 @@ export function verb(tb: Testbed, ni: NodeInit, name: string, overrides: Record<
   return inNs(tb.node, "sh", [ni.script, name], { env: containerEnv(ni, { NODE_INIT_STATE_DIR: join(tb.dir, "state"), ...overrides }), allowFail: true });
 }
 
+export interface RunProcess {
+  child: ChildProcess;
+  /** Everything the process wrote so far. */
+  log: () => string;
+  /** Resolves with the exit code. */
+  exited: Promise<number>;
+  /** Sends SIGTERM (the kubelet's stop) and resolves with the exit code. */
+  stop: () => Promise<number>;
+}
+
+/** `run` processes started and not yet exited; `stopRuns` ends them however a test ended. */
+const running = new Set<RunProcess>();
+
 /** Starts `run` in the node namespace, as the main container does; returns the process and its log. */
-export function startRun(tb: Testbed, ni: NodeInit, overrides: Record<string, string> = {}): { child: ChildProcess; log: () => string; exited: Promise<number> } {
+export function startRun(tb: Testbed, ni: NodeInit, overrides: Record<string, string> = {}): RunProcess {
   const child = spawn("ip", ["netns", "exec", tb.node, "sh", ni.script, "run"], {
     env: containerEnv(ni, { NODE_INIT_STATE_DIR: join(tb.dir, "state"), ...overrides }),
     stdio: ["ignore", "pipe", "pipe"],
@@ -63,5 +76,27 @@ export function startRun(tb: Testbed, ni: NodeInit, overrides: Record<string, st
   child.stdout?.on("data", (d) => (out += d));
   child.stderr?.on("data", (d) => (out += d));
   const exited = new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? -1)));
-  return { child, log: () => out, exited };
+  const r: RunProcess = { child, log: () => out, exited, stop: () => { child.kill("SIGTERM"); return exited; } };
+  running.add(r);
+  void exited.then(() => running.delete(r));
+  return r;
+}
+
+/**
+ * Kills every `run` process still alive (SIGKILL: its rules stay, as after a crash) and returns
+ * how many there were. Call it from afterEach: a test that failed half-way must not leave a
+ * process re-applying its configuration under the next tests.
+ */
+export async function stopRuns(): Promise<number> {
+  const left = [...running];
+  for (const r of left) r.child.kill("SIGKILL");
+  await Promise.all(left.map((r) => r.exited));
+  return left.length;
+}
+
+/** PIDs of node-init `run` processes inside the testbed's node namespace (none between tests). */
+export function runsInNode(tb: Testbed): number[] {
+  return run("ip", ["netns", "pids", tb.node]).stdout.split(/\s+/).filter(Boolean).map(Number).filter((pid) => {
+    try { return /node-init\.sh\0run\0/.test(readFileSync(`/proc/${pid}/cmdline`, "latin1")); } catch { return false; }
+  });
 }
