@@ -1,13 +1,15 @@
 #!/bin/sh
 # Installs what the tests need and a fresh machine lacks.
 # A tool already on PATH is reused when its version matches; a built one is kept until the pin changes.
-# Usage: sh tools/install.sh [system] [helm] [cluster]
+# Usage: sh tools/install.sh [system] [helm] [cluster] [lint]
 #   system: the Debian packages of the programs in tools/programs.tsv that are not on PATH
 #     (apt-get, so root; only when something is missing).
 #   helm (the default): helm3, helm4, helm-unittest and psa-check, built from the Go module proxy
 #     at the versions pinned in tools/versions.env into .tools/bin.
 #   cluster: a local control plane for the cluster tests: etcd, kube-apiserver,
 #     kube-controller-manager, kube-scheduler and kwok (a cold build takes ~20 min on 2 cores).
+#   lint: actionlint (the release workflow) and shfmt (its parser lists the commands of
+#     files/node-init.sh for the image tests).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/tools/versions.env"
@@ -154,12 +156,27 @@ system_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 }
 
+# go_install PACKAGE VERSION: go install PACKAGE@VERSION into $bin unless built for VERSION (for
+# modules without replace directives; the binary reports VERSION from its build info).
+go_install() {
+  stale "${1##*/}" "$2" || return 0
+  echo "tools: building ${1##*/} $2" >&2
+  GOBIN="$bin" go install -ldflags "-s -w" "$1@$2"
+  echo "$2" >"$bin/.${1##*/}.stamp"
+}
+
+lint_tools() {
+  go_install github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION"
+  go_install mvdan.cc/sh/v3/cmd/shfmt "$SHFMT_VERSION"
+}
+
 [ $# -gt 0 ] || set -- helm
 for group in "$@"; do
   case $group in
     system) system_packages ;;
     helm) helm_tools ;;
     cluster) cluster_tools ;;
-    *) echo "usage: sh tools/install.sh [system] [helm] [cluster]" >&2; exit 2 ;;
+    lint) lint_tools ;;
+    *) echo "usage: sh tools/install.sh [system] [helm] [cluster] [lint]" >&2; exit 2 ;;
   esac
 done
