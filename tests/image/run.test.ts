@@ -1,0 +1,214 @@
+/**
+ * node-init image > run: the rendered container commands, run with nothing but the image's own
+ * files (chrooted into a copy of its tree, mounted as the kubelet would: read-only root, /proc,
+ * the script read-only at /scripts, the state directory), in a testbed node namespace. The rules
+ * land in that namespace, and each kube-proxy mode is detected with the image's tools alone.
+ *
+ * hostPID is reproduced as in tests/testbed/capabilities.test.ts: a new PID namespace whose PID 1
+ * sits in the node namespace, and the "container" in a network namespace of its own, so the
+ * rendered `nsenter --target 1 --net` — the image's nsenter — lands in the node.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { removeScratchCharts } from "../lib/chart.js";
+import { requirePrograms, run } from "../lib/tools.js";
+import { type NodeInit, renderNodeInit } from "../testbed/node-init.js";
+import { inNs, type ProxyMode, shIn, Testbed } from "../testbed/testbed.js";
+import { builtImage, copyTree, imageOf, runtimeMounts } from "./image.js";
+
+if (process.getuid?.() !== 0) throw new Error("node-init image > run: namespaces and chroot need root (CI runs as root)");
+requirePrograms("chroot", "cp", "mount", "unshare", "ip", "nft", "iptables-nft", "iptables-legacy", "openssl", "curl");
+
+const hostRuleset = run("nft", ["-s", "list", "ruleset"]).stdout;
+let rootfs = "";
+let imageEnv: string[] = [];
+beforeAll(() => {
+  const image = builtImage();
+  rootfs = image.rootfs("amd64");
+  imageEnv = imageOf(image.out, "amd64").config.config.Env;
+});
+afterAll(() => {
+  removeScratchCharts();
+  // The machine's own ruleset is exactly as it was.
+  expect(run("nft", ["-s", "list", "ruleset"]).stdout).toBe(hostRuleset);
+});
+
+/** Where Kubernetes mounts the ServiceAccount's token and CA certificate. */
+const SA = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/**
+ * The pod's mounts, then the container's command chrooted into the image: $0 is the image's tree,
+ * $1 the script folder, $2 the state folder (the pod's emptyDir, kept between containers), $3 the
+ * ServiceAccount folder, the rest the command. Runs in a mount namespace of its own, so every
+ * mount ends with it.
+ */
+const POD = `root=$0 scripts=$1 state=$2 sa=$3; shift 3
+mount --bind "$root" "$root" && mount -o remount,bind,ro "$root"
+${runtimeMounts}
+mount --bind "$scripts" "$root/scripts" && mount -o remount,bind,ro "$root/scripts"
+mount --bind "$state" "$root/run/edge-node-init"
+mount --bind "$sa" "$root/${SA.slice(1)}" && mount -o remount,bind,ro "$root/${SA.slice(1)}"
+exec chroot "$root" "$@"`;
+
+/** A testbed node namespace and a copy of the image's tree with the pod's mount points. */
+function pod(tb: Testbed, hostAccess: "hostPID" | "hostNetwork") {
+  const root = join(tb.dir, "rootfs");
+  const scripts = join(tb.dir, "scripts");
+  const state = join(tb.dir, "state");
+  const serviceAccount = join(tb.dir, "serviceaccount");
+  let ni: NodeInit;
+  beforeAll(() => {
+    tb.down();
+    run("ip", ["netns", "add", tb.node]);
+    ni = renderNodeInit(tb.dir, [`nodeInit.hostAccess=${hostAccess}`]);
+    // The mount points of the pod's volumes, as the container runtime creates them.
+    copyTree(rootfs, root, ["scripts", "run/edge-node-init", SA.slice(1)]);
+    for (const d of [scripts, state, serviceAccount]) mkdirSync(d, { recursive: true });
+    copyFileSync(ni.script, join(scripts, "node-init.sh"));
+  });
+  afterAll(() => tb.destroy());
+
+  /** Runs the rendered command of a container (or probe) for `verb`, in the image. */
+  const container = (verb: string, command?: string[]) => {
+    const rendered = command ?? ni.init.command.map((a) => (a === "apply" ? verb : a));
+    // The image's environment, then the container's, as the runtime merges them.
+    const env = { ...Object.fromEntries(imageEnv.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)])), ...ni.env };
+    const args = [root, scripts, state, serviceAccount, ...rendered];
+    if (hostAccess === "hostNetwork") return inNs(tb.node, "unshare", ["--mount", "--", "sh", "-c", POD, ...args], { env, allowFail: true });
+    // PID 1 of a new PID namespace stays in the node namespace; `; exit` keeps sh from exec'ing.
+    return inNs(tb.node, "unshare", ["--pid", "--fork", "--mount-proc", "--", "sh", "-c",
+      `unshare --net --mount -- sh -c '${POD.replace(/'/g, `'\\''`)}' "$0" "$@"; exit $?`, ...args], { env, allowFail: true });
+  };
+  return { container, rendered: () => ni, serviceAccount };
+}
+
+const tableIn = (ns: string) => inNs(ns, "nft", ["list", "table", "inet", "edge_node_init"], { allowFail: true });
+
+describe.each(["hostPID", "hostNetwork"] as const)("node-init image > run with nodeInit.hostAccess=%s", (hostAccess) => {
+  const tb = new Testbed("nftables", `${process.pid % 100000}${hostAccess === "hostPID" ? "i" : "j"}`);
+  const { container, rendered } = pod(tb, hostAccess);
+  // A node whose kube-proxy runs in nftables mode (its table is what node-init looks for).
+  let before = "";
+  beforeAll(() => {
+    inNs(tb.node, "nft", ["add", "table", "ip", "kube-proxy"]);
+    before = inNs(tb.node, "nft", ["list", "ruleset"]).stdout;
+  });
+
+  it("should run the rendered command with the image's nsenter or sh, and apply the rules in the node's namespace", () => {
+    expect(rendered().init.command[0]).toBe(hostAccess === "hostPID" ? "nsenter" : "/bin/sh");
+    const r = container("apply");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain("rules in place: 80:30080 443:30443");
+    const table = tableIn(tb.node);
+    expect(table.status, table.stderr).toBe(0);
+    expect(table.stdout).toContain("tcp dport set 30080");
+  });
+
+  it("should pass the rendered readiness probe (check) and report status", () => {
+    const probe = (rendered().main as unknown as { readinessProbe: { exec: { command: string[] } } }).readinessProbe.exec.command;
+    expect(probe).toContain("check");
+    const check = container("check", probe);
+    expect(check.status, check.stderr).toBe(0);
+    const status = container("status");
+    expect(status.status, status.stderr).toBe(0);
+    expect(status.stdout).toContain("kube-proxy mode: nftables");
+    expect(status.stdout).toContain("rules: in place");
+  });
+
+  it("should fail check once the table is altered, and delete it", () => {
+    inNs(tb.node, "nft", ["flush", "chain", "inet", "edge_node_init", "output"]);
+    const check = container("check");
+    expect(check.status).toBe(1);
+    expect(check.stderr).toContain("was altered");
+    const del = container("delete");
+    expect(del.status, del.stderr).toBe(0);
+    expect(tableIn(tb.node).status).not.toBe(0);
+    expect(inNs(tb.node, "nft", ["list", "ruleset"]).stdout).toBe(before);
+  });
+});
+
+describe("node-init image > run: kube-proxy detection with the image's tools", () => {
+  // What each kube-proxy mode leaves in the node namespace that node-init looks for. The image
+  // carries no iptables extensions: its nft still lists iptables-nft's chain (warning about the
+  // xt expressions it cannot print), and /proc tells the legacy tables.
+  const marks: Record<ProxyMode, string> = {
+    "nftables": "nft add table ip kube-proxy",
+    "iptables-nft": "iptables-nft -t nat -N KUBE-SERVICES && iptables-nft -t nat -A KUBE-SERVICES -m addrtype --dst-type LOCAL -m comment --comment nodeports -j RETURN",
+    "iptables-legacy": "iptables-legacy -t nat -N KUBE-SERVICES",
+    "ipvs": "ip link add kube-ipvs0 type veth peer name kube-ipvs0-peer && ip addr add 10.96.0.10/32 dev kube-ipvs0",
+  };
+  describe.each(Object.keys(marks) as ProxyMode[])("%s", (mode) => {
+    const tb = new Testbed(mode, `${process.pid % 100000}k`);
+    const { container } = pod(tb, "hostPID");
+
+    it(`should detect ${mode} mode and install its method's rules`, () => {
+      shIn(tb.node, marks[mode]);
+      const r = container("apply");
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toContain(`kube-proxy mode: ${mode}; method: ${mode === "ipvs" ? "iptables-redirect" : "nftables"} (auto)`);
+      expect(tableIn(tb.node).stdout).toContain(mode === "ipvs" ? "redirect to :30080" : "tcp dport set 30080");
+      expect(container("delete").status).toBe(0);
+    });
+  });
+});
+
+describe("node-init image > run: the API call over TLS", () => {
+  // The call `run` makes when stopped (is the DaemonSet gone?), with the image's curl, against an
+  // HTTPS server whose certificate a test CA signed, as the ServiceAccount's ca.crt provides it.
+  const tb = new Testbed("nftables", `${process.pid % 100000}t`);
+  const { container, serviceAccount } = pod(tb, "hostNetwork");
+  const pki = join(tb.dir, "pki");
+  const url = "https://127.0.0.1:6443/apis/apps/v1/namespaces/edge-node-init/daemonsets/edge-node-init";
+  let server: ChildProcess | undefined;
+  const openssl = (args: string[]) => {
+    const r = run("openssl", args, { cwd: pki });
+    if (r.status !== 0) throw new Error(`openssl ${args.join(" ")}: ${r.stderr}`);
+  };
+  const newCa = (name: string) =>
+    openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", `/CN=${name}`, "-keyout", `${name}.key`, "-out", `${name}.crt`]);
+
+  beforeAll(async () => {
+    mkdirSync(pki);
+    newCa("cluster-ca");
+    newCa("other-ca");
+    openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=kube-apiserver", "-keyout", "server.key", "-out", "server.csr"]);
+    writeFileSync(join(pki, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
+    openssl(["x509", "-req", "-in", "server.csr", "-CA", "cluster-ca.crt", "-CAkey", "cluster-ca.key", "-set_serial", "1", "-days", "1", "-extfile", "san.ext", "-out", "server.crt"]);
+    // An API server stand-in: answers 404 (the DaemonSet is gone) and echoes what it was sent.
+    const code = `require("https").createServer({ key: require("fs").readFileSync("server.key"), cert: require("fs").readFileSync("server.crt") },
+      (q, r) => { r.writeHead(404, { "content-type": "application/json" }); r.end(JSON.stringify({ path: q.url, authorization: q.headers.authorization })); }).listen(6443, "127.0.0.1");`;
+    server = spawn("ip", ["netns", "exec", tb.node, process.execPath, "-e", code], { cwd: pki, stdio: "ignore" });
+    inNs(tb.node, "ip", ["link", "set", "lo", "up"]);
+    await tb.waitFor(() => inNs(tb.node, "curl", ["-sk", "-o", "/dev/null", "https://127.0.0.1:6443/"], { allowFail: true }).status === 0, "the HTTPS stand-in");
+    writeFileSync(join(serviceAccount, "token"), "test-token");
+  });
+  afterAll(() => { server?.kill("SIGKILL"); });
+
+  /** The script's request, run by the image's sh and curl with `ca` as the ServiceAccount's ca.crt. */
+  const call = (ca: string | undefined) => {
+    rmSync(join(serviceAccount, "ca.crt"), { force: true });
+    if (ca) copyFileSync(join(pki, ca), join(serviceAccount, "ca.crt"));
+    return container("", ["/bin/sh", "-c", `set -- --silent --show-error --max-time 5 --write-out ' %{http_code}'
+      set -- "$@" --header "Authorization: Bearer $(cat ${SA}/token)"
+      [ ! -r ${SA}/ca.crt ] || set -- "$@" --cacert ${SA}/ca.crt
+      curl "$@" ${url}`]);
+  };
+
+  it("should verify the API server's certificate with the ServiceAccount's CA and send the token", () => {
+    const r = call("cluster-ca.crt");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`${JSON.stringify({ path: new URL(url).pathname, authorization: "Bearer test-token" })} 404`);
+  });
+
+  it.each([
+    ["another CA's file", "other-ca.crt", 60, "SSL certificate problem: unable to get local issuer certificate"],
+    // The image has no CA bundle: without the ServiceAccount's file curl trusts nothing.
+    ["no CA file", undefined, 77, "/etc/ssl/certs/ca-certificates.crt"],
+  ] as const)("should refuse the server with %s", (_, ca, status, message) => {
+    const r = call(ca);
+    expect(r.status).toBe(status);
+    expect(r.stderr).toContain(message);
+  });
+});
