@@ -52,48 +52,49 @@ mount --bind "$state" "$root/run/edge-node-init"
 mount --bind "$sa" "$root/${SA.slice(1)}" && mount -o remount,bind,ro "$root/${SA.slice(1)}"
 exec chroot "$root" "$@"`;
 
-/** A testbed node namespace and a copy of the image's tree with the pod's mount points. */
-function pod(tb: Testbed, hostAccess: "hostPID" | "hostNetwork") {
-  const root = join(tb.dir, "rootfs");
-  const scripts = join(tb.dir, "scripts");
-  const state = join(tb.dir, "state");
-  const serviceAccount = join(tb.dir, "serviceaccount");
+/**
+ * A testbed node namespace and a copy of the image's tree with the pod's mount points, made in
+ * beforeAll (so a skipped suite leaves nothing) and removed in afterAll.
+ */
+function pod(mode: ProxyMode, tag: string, hostAccess: "hostPID" | "hostNetwork") {
+  let tb: Testbed | undefined;
   let ni: NodeInit;
+  const at = (name: string) => join(tb!.dir, name);
   beforeAll(() => {
+    tb = new Testbed(mode, tag);
     tb.down();
     run("ip", ["netns", "add", tb.node]);
     ni = renderNodeInit(tb.dir, [`nodeInit.hostAccess=${hostAccess}`]);
     // The mount points of the pod's volumes, as the container runtime creates them.
-    copyTree(rootfs, root, ["scripts", "run/edge-node-init", SA.slice(1)]);
-    for (const d of [scripts, state, serviceAccount]) mkdirSync(d, { recursive: true });
-    copyFileSync(ni.script, join(scripts, "node-init.sh"));
+    copyTree(rootfs, at("rootfs"), ["scripts", "run/edge-node-init", SA.slice(1)]);
+    for (const d of ["scripts", "state", "serviceaccount"]) mkdirSync(at(d), { recursive: true });
+    copyFileSync(ni.script, join(at("scripts"), "node-init.sh"));
   });
-  afterAll(() => tb.destroy());
+  afterAll(() => tb?.destroy());
 
   /** Runs the rendered command of a container (or probe) for `verb`, in the image. */
   const container = (verb: string, command?: string[]) => {
     const rendered = command ?? ni.init.command.map((a) => (a === "apply" ? verb : a));
     // The image's environment, then the container's, as the runtime merges them.
     const env = { ...Object.fromEntries(imageEnv.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)])), ...ni.env };
-    const args = [root, scripts, state, serviceAccount, ...rendered];
-    if (hostAccess === "hostNetwork") return inNs(tb.node, "unshare", ["--mount", "--", "sh", "-c", POD, ...args], { env, allowFail: true });
+    const args = [at("rootfs"), at("scripts"), at("state"), at("serviceaccount"), ...rendered];
+    if (hostAccess === "hostNetwork") return inNs(tb!.node, "unshare", ["--mount", "--", "sh", "-c", POD, ...args], { env, allowFail: true });
     // PID 1 of a new PID namespace stays in the node namespace; `; exit` keeps sh from exec'ing.
-    return inNs(tb.node, "unshare", ["--pid", "--fork", "--mount-proc", "--", "sh", "-c",
+    return inNs(tb!.node, "unshare", ["--pid", "--fork", "--mount-proc", "--", "sh", "-c",
       `unshare --net --mount -- sh -c '${POD.replace(/'/g, `'\\''`)}' "$0" "$@"; exit $?`, ...args], { env, allowFail: true });
   };
-  return { container, rendered: () => ni, serviceAccount };
+  return { container, rendered: () => ni, testbed: () => tb!, at };
 }
 
 const tableIn = (ns: string) => inNs(ns, "nft", ["list", "table", "inet", "edge_node_init"], { allowFail: true });
 
 describe.each(["hostPID", "hostNetwork"] as const)("node-init image > run with nodeInit.hostAccess=%s", (hostAccess) => {
-  const tb = new Testbed("nftables", `${process.pid % 100000}${hostAccess === "hostPID" ? "i" : "j"}`);
-  const { container, rendered } = pod(tb, hostAccess);
+  const { container, rendered, testbed } = pod("nftables", `${process.pid % 100000}${hostAccess === "hostPID" ? "i" : "j"}`, hostAccess);
   // A node whose kube-proxy runs in nftables mode (its table is what node-init looks for).
   let before = "";
   beforeAll(() => {
-    inNs(tb.node, "nft", ["add", "table", "ip", "kube-proxy"]);
-    before = inNs(tb.node, "nft", ["list", "ruleset"]).stdout;
+    inNs(testbed().node, "nft", ["add", "table", "ip", "kube-proxy"]);
+    before = inNs(testbed().node, "nft", ["list", "ruleset"]).stdout;
   });
 
   it("should run the rendered command with the image's nsenter or sh, and apply the rules in the node's namespace", () => {
@@ -101,7 +102,7 @@ describe.each(["hostPID", "hostNetwork"] as const)("node-init image > run with n
     const r = container("apply");
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toContain("rules in place: 80:30080 443:30443");
-    const table = tableIn(tb.node);
+    const table = tableIn(testbed().node);
     expect(table.status, table.stderr).toBe(0);
     expect(table.stdout).toContain("tcp dport set 30080");
   });
@@ -118,14 +119,14 @@ describe.each(["hostPID", "hostNetwork"] as const)("node-init image > run with n
   });
 
   it("should fail check once the table is altered, and delete it", () => {
-    inNs(tb.node, "nft", ["flush", "chain", "inet", "edge_node_init", "output"]);
+    inNs(testbed().node, "nft", ["flush", "chain", "inet", "edge_node_init", "output"]);
     const check = container("check");
     expect(check.status).toBe(1);
     expect(check.stderr).toContain("was altered");
     const del = container("delete");
     expect(del.status, del.stderr).toBe(0);
-    expect(tableIn(tb.node).status).not.toBe(0);
-    expect(inNs(tb.node, "nft", ["list", "ruleset"]).stdout).toBe(before);
+    expect(tableIn(testbed().node).status).not.toBe(0);
+    expect(inNs(testbed().node, "nft", ["list", "ruleset"]).stdout).toBe(before);
   });
 });
 
@@ -140,15 +141,14 @@ describe("node-init image > run: kube-proxy detection with the image's tools", (
     "ipvs": "ip link add kube-ipvs0 type veth peer name kube-ipvs0-peer && ip addr add 10.96.0.10/32 dev kube-ipvs0",
   };
   describe.each(Object.keys(marks) as ProxyMode[])("%s", (mode) => {
-    const tb = new Testbed(mode, `${process.pid % 100000}k`);
-    const { container } = pod(tb, "hostPID");
+    const { container, testbed } = pod(mode, `${process.pid % 100000}k`, "hostPID");
 
     it(`should detect ${mode} mode and install its method's rules`, () => {
-      shIn(tb.node, marks[mode]);
+      shIn(testbed().node, marks[mode]);
       const r = container("apply");
       expect(r.status, r.stderr).toBe(0);
       expect(r.stderr).toContain(`kube-proxy mode: ${mode}; method: ${mode === "ipvs" ? "iptables-redirect" : "nftables"} (auto)`);
-      expect(tableIn(tb.node).stdout).toContain(mode === "ipvs" ? "redirect to :30080" : "tcp dport set 30080");
+      expect(tableIn(testbed().node).stdout).toContain(mode === "ipvs" ? "redirect to :30080" : "tcp dport set 30080");
       expect(container("delete").status).toBe(0);
     });
   });
@@ -157,9 +157,9 @@ describe("node-init image > run: kube-proxy detection with the image's tools", (
 describe("node-init image > run: the API call over TLS", () => {
   // The call `run` makes when stopped (is the DaemonSet gone?), with the image's curl, against an
   // HTTPS server whose certificate a test CA signed, as the ServiceAccount's ca.crt provides it.
-  const tb = new Testbed("nftables", `${process.pid % 100000}t`);
-  const { container, serviceAccount } = pod(tb, "hostNetwork");
-  const pki = join(tb.dir, "pki");
+  const { container, testbed, at } = pod("nftables", `${process.pid % 100000}t`, "hostNetwork");
+  let pki = "";
+  let serviceAccount = "";
   const url = "https://127.0.0.1:6443/apis/apps/v1/namespaces/edge-node-init/daemonsets/edge-node-init";
   let server: ChildProcess | undefined;
   const openssl = (args: string[]) => {
@@ -170,6 +170,8 @@ describe("node-init image > run: the API call over TLS", () => {
     openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", `/CN=${name}`, "-keyout", `${name}.key`, "-out", `${name}.crt`]);
 
   beforeAll(async () => {
+    pki = at("pki");
+    serviceAccount = at("serviceaccount");
     mkdirSync(pki);
     newCa("cluster-ca");
     newCa("other-ca");
@@ -179,9 +181,9 @@ describe("node-init image > run: the API call over TLS", () => {
     // An API server stand-in: answers 404 (the DaemonSet is gone) and echoes what it was sent.
     const code = `require("https").createServer({ key: require("fs").readFileSync("server.key"), cert: require("fs").readFileSync("server.crt") },
       (q, r) => { r.writeHead(404, { "content-type": "application/json" }); r.end(JSON.stringify({ path: q.url, authorization: q.headers.authorization })); }).listen(6443, "127.0.0.1");`;
-    server = spawn("ip", ["netns", "exec", tb.node, process.execPath, "-e", code], { cwd: pki, stdio: "ignore" });
-    inNs(tb.node, "ip", ["link", "set", "lo", "up"]);
-    await tb.waitFor(() => inNs(tb.node, "curl", ["-sk", "-o", "/dev/null", "https://127.0.0.1:6443/"], { allowFail: true }).status === 0, "the HTTPS stand-in");
+    server = spawn("ip", ["netns", "exec", testbed().node, process.execPath, "-e", code], { cwd: pki, stdio: "ignore" });
+    inNs(testbed().node, "ip", ["link", "set", "lo", "up"]);
+    await testbed().waitFor(() => inNs(testbed().node, "curl", ["-sk", "-o", "/dev/null", "https://127.0.0.1:6443/"], { allowFail: true }).status === 0, "the HTTPS stand-in");
     writeFileSync(join(serviceAccount, "token"), "test-token");
   });
   afterAll(() => { server?.kill("SIGKILL"); });
