@@ -68,7 +68,7 @@ fetch() {
   mv "$part" "$file"
 }
 
-# owner PATH: the package in the stage that ships PATH (a file or a symlink).
+# owner PATH: the package in the stage that ships PATH (a file or a symlink; never followed).
 owner() {
   for p in $pkgs; do
     if [ -L "$stage/$p$1" ] || [ -f "$stage/$p$1" ]; then echo "$p"; return 0; fi
@@ -97,7 +97,8 @@ select_files() {
   done >"$queue"
   sed -n 's/^program //p' "$def" | while read -r name pkg file; do
     for d in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do
-      [ -f "$stage/$pkg$d/${file:-$name}" ] || continue
+      # -L first: -f alone would follow an absolute link to the build machine's own files.
+      [ -L "$stage/$pkg$d/${file:-$name}" ] || [ -f "$stage/$pkg$d/${file:-$name}" ] || continue
       echo "$d/${file:-$name}" >>"$queue"
       # The link the package's maintainer script would make (dash: /bin/sh, mawk: awk).
       [ -z "$file" ] || echo "$file $d/$name" >>"$dir/links"
