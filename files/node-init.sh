@@ -7,10 +7,11 @@
 #
 # Configuration, all from the environment (set as literal values by the chart, validated here):
 #   NODE_INIT_PORTS           "80:30080 443:30443"  public port:NodePort pairs
+#   NODE_INIT_TLS_PORTS       the public ports that serve TLS ("443"), for the probe in `status`
 #   NODE_INIT_METHOD          auto | nftables | iptables-redirect
 #   NODE_INIT_SOURCE_RANGES   client CIDRs allowed (space separated; empty = all)
 #   NODE_INIT_INTERFACES      incoming interfaces (space separated, trailing * = prefix; empty = all)
-#   NODE_INIT_RESYNC_SECONDS  seconds between drift checks in `run`
+#   NODE_INIT_RESYNC_SECONDS  seconds between full checks in `run` (ruleset changes wake it at once)
 #   NODE_INIT_STATE_DIR       where `apply` records the ruleset `check` compares against
 #   NODE_INIT_NAMESPACE, NODE_INIT_DAEMONSET
 #                             the DaemonSet whose deletion (uninstall, nodeInit.enabled=false)
@@ -18,13 +19,22 @@
 #   NODE_INIT_API_URL         Kubernetes API base URL (default: from KUBERNETES_SERVICE_HOST/PORT)
 #
 # How the rules work: one nftables table of our own (inet family: IPv4 and IPv6) with chains on
-# the prerouting and output hooks. Method `nftables` rewrites the destination port at priority
-# -150 (after conntrack, before kube-proxy's DNAT at -100): conntrack keeps the original port, so
-# kube-proxy sees the NodePort and replies are translated back by conntrack itself. A nat REDIRECT
-# (method `iptables-redirect`) would bind NAT for the connection before kube-proxy's NodePort DNAT
-# could, so it only works under kube-proxy IPVS mode, which serves NodePorts after PREROUTING.
-# Only TCP addressed to a local, non-loopback address is touched, and never an address kube-proxy
-# IPVS holds for a Service on kube-ipvs0.
+# the prerouting and output hooks. Method `nftables` rewrites the destination port of a new
+# connection at priority -150 (after conntrack, before kube-proxy's DNAT at -100): conntrack keeps
+# the original port, so kube-proxy sees the NodePort, and the NAT binding made on that first
+# packet translates the rest of the connection and its replies. A nat REDIRECT (method
+# `iptables-redirect`) would bind NAT before kube-proxy's NodePort DNAT could, so it only works
+# under kube-proxy IPVS mode, which serves NodePorts after PREROUTING.
+#
+# Only TCP addressed to where kube-proxy serves NodePorts is touched: a local, non-loopback
+# address, not one kube-proxy IPVS holds for a Service on kube-ipvs0 and, when kube-proxy limits
+# its NodePorts to some addresses (--nodeport-addresses; `primary` by default in its nftables
+# mode), only those. No rules at all while no kube-proxy is found (it may not have started yet,
+# or the cluster runs without it) or while a CNI hostPort claims a public port.
+#
+# nft output is read only where the script must: its own table, the list of tables, kube-proxy's
+# set nodeport-ips and chain KUBE-SERVICES, and the nat table's CNI hostPort chains. nft versions
+# disagree about rules another version wrote; nothing else is listed.
 set -eu
 
 TABLE=edge_node_init
@@ -69,6 +79,12 @@ valid_ipv6_cidr() {
   printf '%s\n' "$addr" | awk -F: '{ if (NF > 9) exit 1; for (i = 1; i <= NF; i++) if (length($i) > 4 && $i !~ /\./) exit 1 }'
 }
 
+# valid_address FAMILY ADDRESS: one IPv4 (4) or IPv6 (6) address, without a prefix length.
+valid_address() {
+  case $2 in */*) return 1 ;; esac
+  if [ "$1" = 4 ]; then valid_ipv4_cidr "$2/32"; else valid_ipv6_cidr "$2/128"; fi
+}
+
 valid_interface() { printf '%s\n' "$1" | grep -Eq '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}[*]?$'; }
 
 load_config() {
@@ -77,6 +93,7 @@ load_config() {
   SOURCE_RANGES=${NODE_INIT_SOURCE_RANGES:-}
   INTERFACES=${NODE_INIT_INTERFACES:-}
   RESYNC=${NODE_INIT_RESYNC_SECONDS:-30}
+  TLS_PORTS=${NODE_INIT_TLS_PORTS:-}
 
   [ -n "$PORTS" ] || die "NODE_INIT_PORTS is empty; expected pairs like '80:30080 443:30443'"
   seen=" "
@@ -88,6 +105,10 @@ load_config() {
     [ "$public" != "$nodeport" ] || die "NODE_INIT_PORTS: '$pair' maps a port to itself"
     case $seen in *" $public "*) die "NODE_INIT_PORTS: public port $public appears twice" ;; esac
     seen="$seen$public "
+  done
+
+  for port in $TLS_PORTS; do
+    case $seen in *" $port "*) ;; *) die "NODE_INIT_TLS_PORTS: '$port' is not one of the public ports of NODE_INIT_PORTS" ;; esac
   done
 
   case $METHOD in auto | nftables | iptables-redirect) ;;
@@ -111,48 +132,123 @@ load_config() {
     die "NODE_INIT_RESYNC_SECONDS: '$RESYNC' is not a whole number of seconds (1-3600)"
 }
 
-# --- detection ------------------------------------------------------------------------------
+# --- what the node shows --------------------------------------------------------------------
 
 # The kube-proxy mode this network namespace shows: ipvs, nftables, iptables-nft,
-# iptables-legacy or none.
+# iptables-legacy or none. Sets TABLES (the `nft list tables` listing) for the other readers.
 detect_proxy_mode() {
+  TABLES=$(nft list tables 2>/dev/null || true)
   # IPVS mode always creates the dummy interface kube-ipvs0 to hold Service addresses.
-  if ip -o link show dev kube-ipvs0 >/dev/null 2>&1; then
-    echo ipvs
-  elif nft list table ip kube-proxy >/dev/null 2>&1 || nft list table ip6 kube-proxy >/dev/null 2>&1; then
-    echo nftables
-  elif nft list chain ip nat KUBE-SERVICES >/dev/null 2>&1; then
-    echo iptables-nft
-  elif grep -qx nat /proc/net/ip_tables_names 2>/dev/null; then
-    echo iptables-legacy
-  else
-    echo none
-  fi
+  if ip -o link show dev kube-ipvs0 >/dev/null 2>&1; then MODE=ipvs; return; fi
+  case $TABLES in *"table ip kube-proxy"* | *"table ip6 kube-proxy"*) MODE=nftables; return ;; esac
+  case $TABLES in *"table ip nat"*)
+    if nft list chain ip nat KUBE-SERVICES >/dev/null 2>&1; then MODE=iptables-nft; return; fi ;;
+  esac
+  if grep -qx nat /proc/net/ip_tables_names 2>/dev/null; then MODE=iptables-legacy; else MODE=none; fi
 }
 
-# The method to use: forced by NODE_INIT_METHOD, else chosen by the kube-proxy mode.
-choose_method() {
-  if [ "$METHOD" != auto ]; then echo "$METHOD"; return; fi
-  case $1 in
-    ipvs) echo iptables-redirect ;;
-    *) echo nftables ;;
-  esac
+# addresses FAMILY SOURCE: the valid addresses on stdin (one per line) as "a, b"; anything else is
+# logged and left out, so no rule is ever built from it.
+addresses() {
+  out=""
+  while read -r a; do
+    [ -n "$a" ] || continue
+    if valid_address "$1" "$a"; then out="$out${out:+, }$a"; else log "ignoring '$a' from $2: not an IPv$1 address"; fi
+  done
+  printf '%s' "$out"
 }
 
 # Addresses kube-proxy IPVS assigns to kube-ipvs0 (Service IPs): local, but not the node's.
 ipvs_addresses() {
-  family=$1
-  ip -o "-$family" addr show dev kube-ipvs0 2>/dev/null |
-    awk '{ sub(/\/.*/, "", $4); print $4 }' | sort | awk '{ printf "%s%s", sep, $0; sep = ", " }'
+  [ "$MODE" = ipvs ] || return 0
+  ip -o "-$1" addr show dev kube-ipvs0 2>/dev/null | awk '{ sub(/\/.*/, "", $4); print $4 }' | sort |
+    addresses "$1" kube-ipvs0
 }
+
+# nodeport_addresses FAMILY: where kube-proxy serves NodePorts for IPv4 (4) or IPv6 (6): "*" for
+# every local address, else the addresses as "a, b" (empty: none of this family).
+nodeport_addresses() {
+  t=ip
+  [ "$1" = 4 ] || t=ip6
+  case $MODE in
+    nftables)
+      # A table per family served; its set nodeport-ips holds --nodeport-addresses (default
+      # `primary`), and without that set kube-proxy serves every local address.
+      case $TABLES in *"table $t kube-proxy"*) ;; *) return 0 ;; esac
+      listing=$(nft list set "$t" kube-proxy nodeport-ips 2>/dev/null) || { echo '*'; return; }
+      printf '%s\n' "$listing" | awk '
+        /elements = \{/ { on = 1; sub(/.*elements = \{/, "") }
+        on { line = $0; if (sub(/\}.*/, "", line)) on = 0; n = split(line, a, /[ \t,]+/); for (i = 1; i <= n; i++) if (a[i] != "") print a[i] }' |
+        addresses "$1" "kube-proxy's nodeport-ips"
+      ;;
+    iptables-nft)
+      # KUBE-SERVICES jumps to KUBE-NODEPORTS once per --nodeport-addresses address (ip daddr X),
+      # or once for every local address.
+      listing=$(nft list chain "$t" nat KUBE-SERVICES 2>/dev/null) || return 0
+      jumps=$(printf '%s\n' "$listing" | awk '
+        /jump KUBE-NODEPORTS/ {
+          for (i = 2; i < NF; i++) if ($i == "daddr" && ($(i - 1) == "ip" || $(i - 1) == "ip6")) { sub(/\/(32|128)$/, "", $(i + 1)); print $(i + 1); next }
+          print "*"
+        }')
+      case $jumps in
+        '' | *'*'*) echo '*' ;;
+        *) printf '%s\n' "$jumps" | addresses "$1" "kube-proxy's KUBE-SERVICES" ;;
+      esac
+      ;;
+    *) echo '*' ;;
+  esac
+}
+
+# hostport_conflicts: the public ports a CNI portmap hostPort also claims. Its DNAT (chains
+# CNI-HOSTPORT-DNAT and CNI-DN-*, nat prerouting) runs after our rewrite, which would shadow it.
+hostport_conflicts() {
+  case $TABLES in *"table ip nat"* | *"table ip6 nat"*) ;; *) return 0 ;; esac
+  for t in ip ip6; do
+    case $TABLES in *"table $t nat"*) nft list table "$t" nat 2>/dev/null || true ;; esac
+  done | awk -v ports="$PUBLIC_PORTS" '
+    BEGIN { n = split(ports, p, " "); for (i = 1; i <= n; i++) public[p[i]] = 1 }
+    $1 == "chain" { cni = ($2 ~ /^CNI-(HOSTPORT-DNAT|DN-)/) }
+    cni { for (i = 1; i < NF; i++) if ($i == "dport" && ($(i + 1) in public)) hit[$(i + 1)] = 1 }
+    END { for (q in hit) print q }' | sort -n | awk '{ printf "%s%s", sep, $0; sep = " " }'
+}
+
+# plan: what this node needs now, in MODE, USE (the method; empty for none), BLOCKED (why no rules
+# may be installed; empty if they may), NODEPORTS4/6 and SERVICES4/6.
+plan() {
+  detect_proxy_mode
+  BLOCKED=""
+  if [ "$METHOD" != auto ]; then
+    USE=$METHOD
+  else
+    case $MODE in
+      ipvs) USE=iptables-redirect ;;
+      none)
+        USE=""
+        BLOCKED="no kube-proxy found (no kube-ipvs0, no kube-proxy table, no KUBE-SERVICES chain): waiting for kube-proxy. A cluster without kube-proxy (Cilium's kube-proxy replacement, Calico eBPF) serves NodePorts before netfilter, where node-init cannot reach them: see the README for the alternatives, or set nodeInit.method to force a method"
+        ;;
+      *) USE=nftables ;;
+    esac
+  fi
+  conflicts=$(hostport_conflicts)
+  [ -z "$conflicts" ] || BLOCKED="a CNI hostPort already claims port(s) $conflicts on this node and edge would shadow it (its rewrite runs before hostPort DNAT): remove that hostPort, or move Kong's public ports (kong.proxy.*.servicePort)"
+  NODEPORTS4=$(nodeport_addresses 4)
+  NODEPORTS6=$(nodeport_addresses 6)
+  SERVICES4=$(ipvs_addresses 4)
+  SERVICES6=$(ipvs_addresses 6)
+}
+
+# A fingerprint of what `plan` decided; a change means the rules must be rebuilt.
+intent() { printf '%s\n' "$PORTS|$USE|$SOURCE_RANGES|$INTERFACES|$NODEPORTS4|$NODEPORTS6|$SERVICES4|$SERVICES6|$BLOCKED"; }
+
+# served NODEPORTS: a nodeport_addresses result, for humans.
+served() { if [ "$1" = '*' ]; then echo "every local address"; else echo "${1:-none}"; fi; }
 
 # --- the ruleset ----------------------------------------------------------------------------
 
-# ruleset METHOD: the nft script that replaces our table atomically (create, delete, recreate in
-# one transaction, so there is never a moment without rules and re-running changes nothing).
+# ruleset: the nft script that replaces our table atomically (create, delete, recreate in one
+# transaction, so there is never a moment without rules and re-running changes nothing).
 ruleset() {
-  method=$1
-  if [ "$method" = nftables ]; then
+  if [ "$USE" = nftables ]; then
     chain_type=filter priority=-150
   else
     chain_type=nat priority=-101
@@ -161,7 +257,7 @@ ruleset() {
 table $FAMILY $TABLE
 delete table $FAMILY $TABLE
 table $FAMILY $TABLE {
-  comment "edge node-init: node ports to Kong NodePorts (method $method)"
+  comment "edge node-init: node ports to Kong NodePorts (method $USE)"
   set sources4 {
     type ipv4_addr; flags interval;$(elements "$SOURCES4")
   }
@@ -169,18 +265,24 @@ table $FAMILY $TABLE {
     type ipv6_addr; flags interval;$(elements "$SOURCES6")
   }
   set services4 {
-    type ipv4_addr;$(elements "$(ipvs_addresses 4)")
+    type ipv4_addr;$(elements "$SERVICES4")
   }
   set services6 {
-    type ipv6_addr;$(elements "$(ipvs_addresses 6)")
+    type ipv6_addr;$(elements "$SERVICES6")
+  }
+  set nodeports4 {
+    type ipv4_addr;$(elements "$(listed "$NODEPORTS4")")
+  }
+  set nodeports6 {
+    type ipv6_addr;$(elements "$(listed "$NODEPORTS6")")
   }
   chain prerouting {
     type $chain_type hook prerouting priority $priority; policy accept;
-$(rules "$method" prerouting)
+$(rules prerouting)
   }
   chain output {
     type $chain_type hook output priority $priority; policy accept;
-$(rules "$method" output)
+$(rules output)
   }
 }
 EOF
@@ -189,23 +291,31 @@ EOF
 # elements LIST: the elements clause of a set, or nothing for an empty set.
 elements() { [ -z "$1" ] || printf ' elements = { %s };' "$1"; }
 
-# rules METHOD HOOK: one rule per public port and address family.
+# listed NODEPORTS: the addresses of a nodeport_addresses result ("*": none to list, all served).
+listed() { [ "$1" = '*' ] || printf '%s' "$1"; }
+
+# rules HOOK: one rule per public port and address family kube-proxy serves.
 rules() {
-  method=$1 hook=$2
-  iif="" src4="" src6=""
+  hook=$1
+  iif="" src4="" src6="" new="" dst4="" dst6=""
   if [ "$hook" = prerouting ]; then
     [ -z "$IIFNAMES" ] || iif="iifname { $IIFNAMES } "
     if [ -n "$SOURCE_RANGES" ]; then src4="ip saddr @sources4 " src6="ip6 saddr @sources6 "; fi
   fi
+  # Only a connection's first packet needs the rewrite: the NAT binding kube-proxy's DNAT makes
+  # on it translates the rest. (A nat chain sees only first packets anyway.)
+  [ "$USE" != nftables ] || new="ct state new "
+  [ "$NODEPORTS4" = '*' ] || dst4="ip daddr @nodeports4 "
+  [ "$NODEPORTS6" = '*' ] || dst6="ip6 daddr @nodeports6 "
   for pair in $PORTS; do
     public=${pair%%:*} nodeport=${pair#*:}
-    if [ "$method" = nftables ]; then verdict="tcp dport set $nodeport"; else verdict="redirect to :$nodeport"; fi
+    if [ "$USE" = nftables ]; then verdict="tcp dport set $nodeport"; else verdict="redirect to :$nodeport"; fi
     comment="comment \"edge $public->$nodeport\""
-    if [ -z "$SOURCE_RANGES" ] || [ -n "$SOURCES4" ]; then
-      echo "    ${iif}meta nfproto ipv4 ${src4}fib daddr type local ip daddr != 127.0.0.0/8 ip daddr != @services4 tcp dport $public counter $verdict $comment"
+    if [ -n "$NODEPORTS4" ] && { [ -z "$SOURCE_RANGES" ] || [ -n "$SOURCES4" ]; }; then
+      echo "    ${iif}meta nfproto ipv4 ${src4}tcp dport $public ${new}fib daddr type local ip daddr != 127.0.0.0/8 ${dst4}ip daddr != @services4 counter $verdict $comment"
     fi
-    if [ -z "$SOURCE_RANGES" ] || [ -n "$SOURCES6" ]; then
-      echo "    ${iif}meta nfproto ipv6 ${src6}fib daddr type local ip6 daddr != ::1 ip6 daddr != @services6 tcp dport $public counter $verdict $comment"
+    if [ -n "$NODEPORTS6" ] && { [ -z "$SOURCE_RANGES" ] || [ -n "$SOURCES6" ]; }; then
+      echo "    ${iif}meta nfproto ipv6 ${src6}tcp dport $public ${new}fib daddr type local ip6 daddr != ::1 ${dst6}ip6 daddr != @services6 counter $verdict $comment"
     fi
   done
 }
@@ -213,34 +323,45 @@ rules() {
 # The live table without counter values, as nft lists it (empty if absent).
 live_table() { nft -s list table "$FAMILY" "$TABLE" 2>/dev/null || true; }
 
-# A fingerprint of the intended configuration, including the addresses that change over time.
-intent() { printf '%s\n' "$PORTS|$1|$SOURCE_RANGES|$INTERFACES|$(ipvs_addresses 4)|$(ipvs_addresses 6)"; }
-
 # --- verbs ----------------------------------------------------------------------------------
 
-apply() {
-  mode=$(detect_proxy_mode)
-  method=$(choose_method "$mode")
-  if [ "$METHOD" = auto ]; then log "kube-proxy mode: $mode; method: $method (auto)"
-  else log "kube-proxy mode: $mode; method: $method (forced)"; fi
-  ruleset "$method" | nft -f - || die "nft rejected the ruleset (method $method)"
+# install: make the rules what `plan` decided (none while BLOCKED), and record the result.
+install() {
   mkdir -p "$STATE_DIR"
-  live_table >"$STATE_DIR/table"
-  intent "$method" >"$STATE_DIR/intent"
-  log "rules in place: $PORTS"
+  if [ -n "$BLOCKED" ]; then
+    ! nft list table "$FAMILY" "$TABLE" >/dev/null 2>&1 || nft delete table "$FAMILY" "$TABLE"
+    RECORDED=""
+    rm -f "$STATE_DIR/table"
+    printf '%s\n' "$BLOCKED" >"$STATE_DIR/blocked"
+    intent >"$STATE_DIR/intent"
+    log "no rules installed: $BLOCKED"
+    return 0
+  fi
+  ruleset | nft -f - || die "nft rejected the ruleset (method $USE)"
+  RECORDED=$(live_table)
+  printf '%s\n' "$RECORDED" >"$STATE_DIR/table"
+  intent >"$STATE_DIR/intent"
+  rm -f "$STATE_DIR/blocked"
+  log "rules in place: $PORTS; IPv4: $(served "$NODEPORTS4"); IPv6: $(served "$NODEPORTS6")"
 }
 
-# check: exit 0 iff our table is exactly what the last apply installed, for the current intent.
-# Prints the reason when it is not.
+# apply: plan and install. Withheld rules (no kube-proxy yet, a hostPort conflict) are not an
+# error: the pod starts, stays unready and says why, and `run` installs them once it may.
+apply() {
+  plan
+  if [ "$METHOD" = auto ]; then log "kube-proxy mode: $MODE; method: ${USE:-none} (auto)"
+  else log "kube-proxy mode: $MODE; method: $USE (forced)"; fi
+  install
+}
+
+# check: exit 0 iff our table is exactly what the last apply installed; prints why not. One nft
+# call, cheap enough for the readiness probe and for every ruleset event.
 check() {
-  mode=$(detect_proxy_mode)
-  method=$(choose_method "$mode")
+  if [ -s "$STATE_DIR/blocked" ]; then echo "no rules: $(cat "$STATE_DIR/blocked")"; return 1; fi
   [ -s "$STATE_DIR/table" ] || { echo "no rules applied yet"; return 1; }
-  [ "$(intent "$method")" = "$(cat "$STATE_DIR/intent" 2>/dev/null)" ] ||
-    { echo "configuration or Service addresses changed (method $method)"; return 1; }
   live=$(live_table)
   [ -n "$live" ] || { echo "table $FAMILY $TABLE is missing"; return 1; }
-  [ "$live" = "$(cat "$STATE_DIR/table")" ] || { echo "table $FAMILY $TABLE was altered"; return 1; }
+  [ "$live" = "${RECORDED:-$(cat "$STATE_DIR/table")}" ] || { echo "table $FAMILY $TABLE was altered"; return 1; }
 }
 
 delete() {
@@ -250,13 +371,52 @@ delete() {
   else
     log "no rules to remove"
   fi
-  rm -f "$STATE_DIR/table" "$STATE_DIR/intent"
+  rm -f "$STATE_DIR/table" "$STATE_DIR/intent" "$STATE_DIR/blocked"
+}
+
+# probe: one line per served address and public port: a real request from this node to
+# <address>:<port> through the output hook (our rewrite, kube-proxy, Kong), with the HTTP status,
+# Kong's Server or Via header when present, and the time it took.
+probe() {
+  for fam in 4 6; do
+    if [ "$fam" = 4 ]; then served=$NODEPORTS4; else served=$NODEPORTS6; fi
+    if [ "$served" = '*' ]; then
+      served=$(ip -o "-$fam" addr show scope global 2>/dev/null |
+        awk '$2 != "kube-ipvs0" { sub(/\/.*/, "", $4); print $4 }' | addresses "$fam" "the node's addresses")
+    fi
+    old_ifs=$IFS
+    IFS=', '
+    # shellcheck disable=SC2086 # split "a, b" on purpose
+    set -- $served
+    IFS=$old_ifs
+    for a in "$@"; do
+      host=$a
+      [ "$fam" = 4 ] || host="[$a]"
+      for pair in $PORTS; do
+        public=${pair%%:*} scheme=http
+        case " $TLS_PORTS " in *" $public "*) scheme=https ;; esac
+        url="$scheme://$host:$public/"
+        if out=$(curl --silent --show-error --insecure --noproxy '*' --max-time 3 --output /dev/null \
+          --dump-header - --write-out 'time %{time_total}\n' "$url" 2>&1); then
+          printf '%s\n' "$out" | awk -v url="$url" '
+            NR == 1 { status = $2 }
+            tolower($1) == "server:" || tolower($1) == "via:" { sub(/\r$/, ""); hdr = hdr ", " $0 }
+            $1 == "time" { t = $2 }
+            END { printf "probe %s: HTTP %s%s, %ss\n", url, status, hdr, t }'
+        else
+          echo "probe $url: failed: ${out%%
+*}"
+        fi
+      done
+    done
+  done
 }
 
 status() {
-  mode=$(detect_proxy_mode)
-  echo "kube-proxy mode: $mode"
-  echo "method: $(choose_method "$mode") (configured: $METHOD)"
+  plan
+  echo "kube-proxy mode: $MODE"
+  echo "method: ${USE:-none} (configured: $METHOD)"
+  echo "NodePort addresses: IPv4 $(served "$NODEPORTS4"); IPv6 $(served "$NODEPORTS6")"
   if reason=$(check); then echo "rules: in place"; else echo "rules: $reason"; fi
   nft list table "$FAMILY" "$TABLE" 2>/dev/null | awk -v ports="$PORTS" '
     BEGIN { n = split(ports, p, " "); for (i = 1; i <= n; i++) { pk[p[i]] = 0; by[p[i]] = 0 } }
@@ -267,6 +427,7 @@ status() {
     END {
       for (i = 1; i <= n; i++) { split(p[i], q, ":"); printf "port %s -> %s: %d packets, %d bytes\n", q[1], q[2], pk[p[i]], by[p[i]] }
     }'
+  [ -n "$BLOCKED" ] || probe
 }
 
 # owner_gone: true only when the API says our DaemonSet is gone or being deleted (uninstall, or
@@ -290,36 +451,126 @@ owner_gone() {
   esac
 }
 
-# The run loop's heartbeat: refreshed once per loop, read by `alive` (the liveness probe).
-beat() { date +%s >"$STATE_DIR/heartbeat"; }
+# The run loop's heartbeat: the modification time of a file, refreshed (by the shell alone, no
+# process) at every turn of the loop and read by `alive` (the liveness probe).
+beat() { : >"$STATE_DIR/heartbeat"; }
 
 # alive: exit 0 iff `run` refreshed its heartbeat within two resync periods plus a minute (time for
 # a slow check and apply). Drift does not matter here: the loop repairs it; only a stuck loop fails.
 alive() {
-  last=$(cat "$STATE_DIR/heartbeat" 2>/dev/null) || { echo "no heartbeat yet"; return 1; }
+  last=$(date -r "$STATE_DIR/heartbeat" +%s 2>/dev/null) || { echo "no heartbeat yet"; return 1; }
   case $last in '' | *[!0-9]*) echo "heartbeat '$last' is not a time"; return 1 ;; esac
   age=$(($(date +%s) - last)) limit=$((2 * RESYNC + 60))
   [ "$age" -le "$limit" ] || { echo "run loop stuck: last heartbeat ${age}s ago (limit ${limit}s)"; return 1; }
 }
 
+# watch: start the event sources `run` waits on, writing lines into one FIFO read on fd 3:
+# `nft monitor` (every ruleset change; a transaction ends with a "# new generation" line) and a
+# ticker (`tick` every period in $STATE_DIR/tick: the safety net, and the only signal for
+# iptables-legacy rules and IPVS Service addresses, which nftables does not report).
+watch() {
+  fifo="$STATE_DIR/events"
+  rm -f "$fifo"
+  mkfifo -m 600 "$fifo"
+  start_monitor
+  (
+    # Stopped by run's on_term: take the sleep along, which would otherwise outlive us.
+    trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+    while :; do
+      read -r period <"$STATE_DIR/tick" || period=$RESYNC
+      sleep "$period" &
+      sleeper=$!
+      wait "$sleeper"
+      echo tick
+    done
+  ) >"$fifo" &
+  TICKER=$!
+  exec 3<"$fifo"
+}
+
+start_monitor() {
+  nft monitor >"$STATE_DIR/events" 2>/dev/null &
+  MONITOR=$!
+}
+
+# The ticker's period: every 2 s while rules are withheld (kube-proxy in iptables-legacy mode
+# sends no event when it starts), else every resync.
+set_tick() {
+  if [ -n "$BLOCKED" ]; then echo 2; else echo "$RESYNC"; fi >"$STATE_DIR/tick"
+}
+
+# reconcile: plan again; rebuild the rules if the plan changed, repair them if they drifted.
+reconcile() {
+  plan
+  if [ "$(intent)" != "$(cat "$STATE_DIR/intent" 2>/dev/null)" ]; then
+    log "plan changed: kube-proxy mode $MODE; method ${USE:-none}; IPv4 $(served "$NODEPORTS4"); IPv6 $(served "$NODEPORTS6")"
+    install
+  elif [ -z "$BLOCKED" ]; then
+    repair
+  fi
+  set_tick
+}
+
+# repair: re-apply if our table is not what was installed.
+repair() {
+  if ! reason=$(check); then
+    log "drift: $reason; re-applying"
+    install
+  fi
+}
+
+# report: log the probe results when they change. Informational: readiness means "rules in
+# place", so a Kong outage never flaps node-init.
+report() {
+  [ -z "$BLOCKED" ] || return 0
+  now=$(probe)
+  [ "$now" != "${LAST_PROBE:-}" ] || return 0
+  LAST_PROBE=$now
+  printf '%s\n' "$now" | while read -r line; do log "$line"; done
+}
+
 on_term() {
   log "stopping"
+  kill "$TICKER" "$MONITOR" 2>/dev/null || true
   if owner_gone; then delete; fi
   exit 0
 }
 
+# run: apply, then wait for events: repair at once when a transaction touches our table, plan
+# again when it touches what decides the plan (kube-proxy's tables and NodePort addresses, the
+# nat table's KUBE-SERVICES, CNI hostPort chains), and do both on every tick. Anything else
+# (kube-proxy rewriting its Service rules) costs one `read` and one `case` per line.
 run() {
-  require curl
+  require curl mkfifo
+  TICKER="" MONITOR="" pending=""
   trap on_term TERM INT
   apply
+  set_tick
   beat
+  watch
+  log "watching ruleset changes; full check every ${RESYNC}s"
+  report
   while :; do
-    sleep "$RESYNC" &
-    wait $! || true
-    if ! reason=$(check); then
-      log "drift: $reason; re-applying"
-      apply
-    fi
+    read -r event <&3 || die "event sources closed"
+    case $event in
+      tick)
+        kill -0 "$MONITOR" 2>/dev/null || { log "nft monitor exited; restarting it"; start_monitor; }
+        reconcile
+        report
+        ;;
+      "# new generation"*)
+        case $pending in
+          plan) reconcile ;;
+          ours) [ -n "$BLOCKED" ] || repair ;;
+        esac
+        pending=""
+        ;;
+      *"table ip kube-proxy"* | *"table ip6 kube-proxy"* | *" kube-proxy nodeport-ips"* | \
+        *"table ip nat"* | *"table ip6 nat"* | *" nat KUBE-SERVICES"* | *" nat CNI-"*)
+        pending=plan
+        ;;
+      *" $FAMILY $TABLE"*) [ "$pending" = plan ] || pending=ours ;;
+    esac
     beat
   done
 }
@@ -327,6 +578,8 @@ run() {
 verb=${1:-}
 require nft ip awk grep sort
 load_config
+PUBLIC_PORTS=""
+for pair in $PORTS; do PUBLIC_PORTS="$PUBLIC_PORTS${PUBLIC_PORTS:+ }${pair%%:*}"; done
 case $verb in
   apply) apply ;;
   check) reason=$(check) || { echo "$reason" >&2; exit 1; } ;;

@@ -13,7 +13,7 @@ the pod already is in it. Renders a JSON list.
 Usage: {{ include "edge.nodeInit.command" (dict "context" . "verb" "apply") }}
 */}}
 {{- define "edge.nodeInit.command" -}}
-{{- if not (has .verb (list "apply" "check" "delete" "run" "status")) -}}
+{{- if not (has .verb (list "apply" "check" "delete" "run" "status" "alive")) -}}
 {{- fail (printf "edge.nodeInit.command: unknown verb %q" .verb) -}}
 {{- end -}}
 {{- $script := list "/bin/sh" "/scripts/node-init.sh" .verb -}}
@@ -67,6 +67,8 @@ command: {{ include "edge.nodeInit.command" . }}
 env:
   - name: NODE_INIT_PORTS
     value: {{ include "edge.portMap" $ | quote }}
+  - name: NODE_INIT_TLS_PORTS
+    value: {{ ternary (toString (int $.Values.kong.proxy.tls.servicePort)) "" $.Values.kong.proxy.tls.enabled | quote }}
   - name: NODE_INIT_METHOD
     value: {{ $v.method | quote }}
   - name: NODE_INIT_SOURCE_RANGES

@@ -38,7 +38,8 @@ describe.each([
   beforeAll(() => {
     tb.down();
     run("ip", ["netns", "add", tb.node]);
-    ni = renderNodeInit(tb.dir, [`nodeInit.hostAccess=${hostAccess}`]);
+    // A bare namespace has no kube-proxy: force the method so there are rules to install.
+    ni = renderNodeInit(tb.dir, [`nodeInit.hostAccess=${hostAccess}`, "nodeInit.method=nftables"]);
   });
   afterAll(() => tb.destroy());
 

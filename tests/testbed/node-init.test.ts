@@ -4,13 +4,13 @@
  * backends. Root is required (CI runs as root); the machine's own namespace is never touched.
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { removeScratchCharts } from "../lib/chart.js";
 import { requirePrograms, run } from "../lib/tools.js";
 import { type NodeInit, renderNodeInit, runsInNode, startRun, stopRuns, verb } from "./node-init.js";
-import { addr, inNs, type ProxyMode, Testbed } from "./testbed.js";
+import { addr, inNs, type ProxyMode, shIn, Testbed } from "./testbed.js";
 
 if (process.getuid?.() !== 0) throw new Error("node-init > rules: the netns testbed needs root (CI runs as root)");
 
@@ -23,6 +23,23 @@ afterAll(() => {
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One kept-alive connection from the client namespace: `next()` makes a request on it. */
+function keptAlive(tb: Testbed, url: string) {
+  const child = spawn("ip", ["netns", "exec", tb.client, process.execPath, join(here, "keepalive.mjs"), url], { stdio: ["pipe", "pipe", "inherit"] });
+  const lines: string[] = [];
+  let buffer = "";
+  child.stdout.on("data", (d) => { buffer += d; const parts = buffer.split("\n"); buffer = parts.pop()!; lines.push(...parts); });
+  return {
+    async next(): Promise<{ body?: string; localPort?: number; error?: string }> {
+      const want = lines.length + 1;
+      child.stdin.write("\n");
+      await tb.waitFor(() => lines.length >= want, "a kept-alive request");
+      return JSON.parse(lines[want - 1]!);
+    },
+    close: () => child.kill(),
+  };
+}
 
 /** Bounded load from the client namespace; resolves with the load generator's counts. */
 function load(tb: Testbed, url: string, count: number, expectPrefix: string) {
@@ -105,6 +122,30 @@ describe.each(modes)("node-init > rules under kube-proxy %s mode", (mode) => {
     expect(tb.curl(tb.client, `${v4}:8081/`)).toMatch(/^node 8081 /);
   });
 
+  it(mode === "nftables"
+    ? "should serve only the addresses in kube-proxy's nodeport-ips (its primary default), leaving a secondary address's listener alone"
+    : "should serve every local address, where kube-proxy serves NodePorts too", () => {
+    for (const url of [`http://${addr.secondary4}/`, `http://[${addr.secondary6}]/`]) {
+      expect(tb.curl(tb.client, url)).toMatch(mode === "nftables" ? /^node-secondary 80 / : new RegExp(`^${backend(80)} `));
+    }
+  });
+
+  it("should keep a connection that outlives a replacement and a removal of the table", async () => {
+    const connection = keptAlive(tb, `${v4}/`);
+    try {
+      const first = await connection.next();
+      expect(verb(tb, ni, "apply").status).toBe(0);
+      const afterReplace = await connection.next();
+      expect(verb(tb, ni, "delete").status).toBe(0);
+      const afterDelete = await connection.next();
+      for (const r of [first, afterReplace, afterDelete]) expect(r.body).toMatch(new RegExp(`^${backend(80)} `));
+      expect(new Set([first, afterReplace, afterDelete].map((r) => r.localPort)).size).toBe(1);
+    } finally {
+      connection.close();
+      expect(verb(tb, ni, "apply").status).toBe(0);
+    }
+  });
+
   it.runIf(mode === "ipvs")("should leave Service addresses on kube-ipvs0 alone", () => {
     expect(tb.curl(tb.app, `http://${addr.service4}/`)).toMatch(/^service 80 /);
     expect(tb.curl(tb.app, `http://[${addr.service6}]/`)).toMatch(/^service 80 /);
@@ -126,6 +167,15 @@ describe.each(modes)("node-init > rules under kube-proxy %s mode", (mode) => {
     const packets = Number(/port 80 -> 30080: (\d+) packets/.exec(r.stdout)?.[1]);
     expect(packets).toBeGreaterThan(0);
     expect(r.stdout).toMatch(/port 443 -> 30443: \d+ packets, \d+ bytes/);
+    expect(r.stdout).toContain(`NodePort addresses: ${mode === "nftables" ? `IPv4 ${addr.node4}; IPv6 ${addr.node6}` : "IPv4 every local address; IPv6 every local address"}`);
+  });
+
+  it("should prove in status that node:80 reaches Kong, with a request from the node itself", () => {
+    const r = verb(tb, ni, "status");
+    expect(r.stdout).toMatch(new RegExp(`probe http://${addr.node4}:80/: HTTP 200, Server: ${kong}, [0-9.]+s`));
+    expect(r.stdout).toMatch(new RegExp(`probe http://\\[${addr.node6}\\]:80/: HTTP 200, Server: ${kong}, [0-9.]+s`));
+    // The testbed's "Kong" speaks plain HTTP behind 443, so the TLS probe reports the failure.
+    expect(r.stdout).toContain(`probe https://${addr.node4}:443/: failed: curl: (35)`);
   });
 
   it("should fail check, naming why, when someone alters the rules", () => {
@@ -164,6 +214,19 @@ describe.each(modes)("node-init > rules under kube-proxy %s mode", (mode) => {
     const api = { NODE_INIT_API_URL: `http://127.0.0.1:${apiPort}`, NODE_INIT_RESYNC_SECONDS: String(resync) };
     // A check or an apply may take seconds on a loaded 2-core machine: allow two resyncs plus that.
     const withinResync = 2 * resync + 15;
+    // Ruleset changes wake `run` at once (nft monitor); `npm run bench` measures how fast. The
+    // tests run it with a resync of an hour, so only an event can explain a repair, and allow a
+    // loaded 2-core machine this long.
+    const eventOnly = { ...api, NODE_INIT_RESYNC_SECONDS: "3600" };
+    const withinEvent = 3;
+    /** Starts `run` and waits until it watches the ruleset. */
+    const watching = async (env: Record<string, string>) => {
+      const r = startRun(tb, ni, env);
+      await tb.waitFor(() => r.log().includes("watching ruleset changes"), "run watching");
+      await sleep(1000); // nft monitor subscribes a moment after it starts (longer on a loaded host)
+      return r;
+    };
+    const reapplies = (log: string) => log.split("\n").filter((l) => /re-applying|plan changed/.test(l));
     beforeAll(async () => {
       writeFileSync(apiState, "exists");
       spawn("ip", ["netns", "exec", tb.node, process.execPath, join(here, "api-stub.mjs"), apiPort, apiState], { stdio: "ignore" });
@@ -175,16 +238,90 @@ describe.each(modes)("node-init > rules under kube-proxy %s mode", (mode) => {
     });
     afterEach(async () => { await stopRuns(); });
 
-    it("should re-apply within one resync after an external flush, and log it", async () => {
-      const r = startRun(tb, ni, api);
-      await tb.waitFor(() => verb(tb, ni, "check").status === 0, "run applied the rules");
+    it("should repair at once when its table is deleted, without waiting for a resync, and log it", async () => {
+      const r = await watching(eventOnly);
       inNs(tb.node, "nft", ["delete", "table", "inet", "edge_node_init"]);
-      expect(tb.curl(tb.client, `${v4}/`)).toMatch(/^ERR/);
-      await tb.waitFor(() => tb.curl(tb.client, `${v4}/`).startsWith(backend(80)), "rules healed", withinResync);
+      await tb.waitFor(() => tb.curl(tb.client, `${v4}/`).startsWith(backend(80)), "rules repaired", withinEvent);
       // The log line precedes the repair, but its pipe is read only when the event loop runs.
       await tb.waitFor(() => r.log().includes("drift: table inet edge_node_init is missing; re-applying"), "the drift logged");
       expect(await r.stop()).toBe(0);
       expect(r.log()).toContain("DaemonSet still exists: keeping rules");
+    });
+
+    it("should repair after a firewall reload (nft flush ruleset) once kube-proxy restored its rules", async () => {
+      const r = await watching(eventOnly);
+      inNs(tb.node, "nft", ["flush", "ruleset"]);
+      // kube-proxy rewrites what the flush took (its nftables tables, or iptables' nf_tables
+      // backend); legacy iptables rules and IPVS's kube-ipvs0 are not in nftables and survive.
+      if (mode === "nftables" || mode === "iptables-nft") tb.installKubeProxy();
+      await tb.waitFor(() => tb.curl(tb.client, `${v4}/`).startsWith(backend(80)), "rules repaired", withinEvent);
+      expect(verb(tb, ni, "check").status).toBe(0);
+      expect(await r.stop()).toBe(0);
+    });
+
+    it("should never re-apply while kube-proxy rewrites its own rules, and drop no request", async () => {
+      const r = await watching(api);
+      const result = load(tb, `${v4}/`, 2000, backend(80));
+      // What kube-proxy does at every Service or endpoint change, 50 times: rewrite its rules in
+      // one transaction each, NodePort addresses included.
+      const churn = {
+        nftables: `nft -f - <<'EOF'
+add chain ip kube-proxy service-churn
+flush chain ip kube-proxy service-churn
+add rule ip kube-proxy service-churn counter
+flush set ip kube-proxy nodeport-ips
+add element ip kube-proxy nodeport-ips { ${addr.node4} }
+EOF
+nft delete chain ip kube-proxy service-churn`,
+        "iptables-nft": `iptables-nft-restore --noflush <<'EOF'
+*nat
+:KUBE-SERVICES - [0:0]
+:KUBE-SVC-CHURN - [0:0]
+-A KUBE-SVC-CHURN -j RETURN
+-A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+COMMIT
+EOF
+iptables-nft -t nat -F KUBE-SVC-CHURN; iptables-nft -t nat -X KUBE-SVC-CHURN`,
+        "iptables-legacy": "iptables-legacy -t nat -N KUBE-SVC-CHURN; iptables-legacy -t nat -A KUBE-SVC-CHURN -j RETURN; iptables-legacy -t nat -F KUBE-SVC-CHURN; iptables-legacy -t nat -X KUBE-SVC-CHURN",
+        ipvs: "iptables-nft -t nat -N KUBE-SVC-CHURN; iptables-nft -t nat -A KUBE-SVC-CHURN -j RETURN; iptables-nft -t nat -F KUBE-SVC-CHURN; iptables-nft -t nat -X KUBE-SVC-CHURN",
+      }[mode];
+      shIn(tb.node, `i=0; while [ $i -lt 50 ]; do\n${churn}\nsleep 0.05; i=$((i + 1)); done`);
+      const counts = await result;
+      expect(counts.failed, JSON.stringify(counts.errors)).toBe(0);
+      await sleep(2 * resync * 1000); // a tick too
+      expect(reapplies(r.log())).toEqual([]);
+      expect(await r.stop()).toBe(0);
+    });
+
+    it.runIf(mode === "nftables")("should follow kube-proxy's nodeport-ips as its addresses change", async () => {
+      const r = await watching(eventOnly);
+      expect(tb.curl(tb.client, `http://${addr.secondary4}/`)).toMatch(/^node-secondary 80 /);
+      inNs(tb.node, "nft", ["add", "element", "ip", "kube-proxy", "nodeport-ips", `{ ${addr.secondary4} }`]);
+      await tb.waitFor(() => tb.curl(tb.client, `http://${addr.secondary4}/`).startsWith(backend(80)), "the secondary address served", withinEvent);
+      inNs(tb.node, "nft", ["delete", "element", "ip", "kube-proxy", "nodeport-ips", `{ ${addr.secondary4} }`]);
+      await tb.waitFor(() => tb.curl(tb.client, `http://${addr.secondary4}/`).startsWith("node-secondary 80"), "the secondary address left alone", withinEvent);
+      expect(tb.curl(tb.client, `${v4}/`)).toMatch(new RegExp(`^${backend(80)} `));
+      await tb.waitFor(() => reapplies(r.log()).length >= 2, "both changes logged");
+      expect(reapplies(r.log()), r.log()).toHaveLength(2);
+      expect(await r.stop()).toBe(0);
+    });
+
+    it("should withdraw its rules while a CNI hostPort claims port 80, say why, and return when it is gone", async () => {
+      const r = await watching(eventOnly);
+      tb.addHostPort(80);
+      try {
+        // The hostPort's own DNAT answers: edge no longer shadows it.
+        await tb.waitFor(() => tb.curl(tb.client, `${v4}/`).startsWith("app 80"), "the hostPort answering", withinEvent);
+        const check = verb(tb, ni, "check");
+        expect(check.status).toBe(1);
+        expect(check.stderr).toContain("no rules: a CNI hostPort already claims port(s) 80 on this node");
+        expect(verb(tb, ni, "status").stdout).toContain("rules: no rules: a CNI hostPort already claims port(s) 80");
+        await tb.waitFor(() => r.log().includes("no rules installed: a CNI hostPort already claims port(s) 80"), "the reason logged");
+      } finally {
+        tb.removeHostPort();
+      }
+      await tb.waitFor(() => tb.curl(tb.client, `${v4}/`).startsWith(backend(80)), "rules back", withinEvent);
+      expect(await r.stop()).toBe(0);
     });
 
     it("should be alive while the loop beats, through drift, and not once the loop is stuck", async () => {
@@ -200,7 +337,8 @@ describe.each(modes)("node-init > rules under kube-proxy %s mode", (mode) => {
       expect(alive().status).toBe(0);
       // A loop that stopped beating (stuck in a hung nft, say) fails once two resyncs and a minute passed.
       r.child.kill("SIGSTOP");
-      writeFileSync(join(state, "heartbeat"), `${Math.floor(Date.now() / 1000) - (2 * resync + 61)}\n`);
+      const stale = Date.now() / 1000 - (2 * resync + 61);
+      utimesSync(join(state, "heartbeat"), stale, stale);
       const stuck = alive();
       expect(stuck.status).toBe(1);
       expect(stuck.stderr).toMatch(/run loop stuck: last heartbeat \d+s ago \(limit 64s\)/);
@@ -227,12 +365,15 @@ describe.each(modes)("node-init > rules under kube-proxy %s mode", (mode) => {
 
     it.each(["gone", "deleting", "forbidden"])("should remove the rules when stopped and the DaemonSet is %s", async (state) => {
       writeFileSync(apiState, "exists");
+      // Earlier tests changed kube-proxy's rules (a flush, churn, a hostPort): compare to now.
+      verb(tb, ni, "delete");
+      const without = tb.ruleset();
       const r = startRun(tb, ni, api);
       await tb.waitFor(() => verb(tb, ni, "check").status === 0, "run applied the rules");
       writeFileSync(apiState, state);
       expect(await r.stop()).toBe(0);
       expect(r.log()).toContain("rules removed");
-      expect(tb.ruleset()).toBe(before);
+      expect(tb.ruleset()).toBe(without);
     });
 
     it("should keep the rules when stopped and the API cannot be reached", async () => {
@@ -281,6 +422,59 @@ describe.each(modes)("node-init > rules under kube-proxy %s mode", (mode) => {
   });
 });
 
+describe.each(modes)("node-init > a node whose kube-proxy (%s mode) has not written its rules yet", (mode) => {
+  const tb = new Testbed(mode, `${process.pid % 100000}w`);
+  let ni: NodeInit;
+  beforeAll(async () => {
+    await tb.up({ kubeProxy: false });
+    ni = renderNodeInit(tb.dir);
+  });
+  afterAll(async () => {
+    await stopRuns();
+    verb(tb, ni, "delete");
+    tb.destroy();
+  });
+  const tableExists = () => inNs(tb.node, "nft", ["list", "table", "inet", "edge_node_init"], { allowFail: true }).status === 0;
+
+  it("should install no rules and say why, without failing (no crash loop)", () => {
+    const r = verb(tb, ni, "apply");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain("kube-proxy mode: none; method: none (auto)");
+    expect(r.stderr).toContain("no rules installed: no kube-proxy found");
+    expect(tableExists()).toBe(false);
+  });
+
+  it("should fail check (not ready) and tell in status what it found and what to do", () => {
+    const check = verb(tb, ni, "check");
+    expect(check.status).toBe(1);
+    expect(check.stderr).toContain("no rules: no kube-proxy found");
+    const status = verb(tb, ni, "status").stdout;
+    expect(status).toContain("kube-proxy mode: none");
+    expect(status).toContain("A cluster without kube-proxy (Cilium's kube-proxy replacement, Calico eBPF) serves NodePorts before netfilter");
+    expect(status).not.toContain("probe ");
+  });
+
+  it("should install a forced nodeInit.method all the same", () => {
+    const r = verb(tb, ni, "apply", { NODE_INIT_METHOD: "nftables" });
+    expect(r.stderr).toContain("kube-proxy mode: none; method: nftables (forced)");
+    expect(tableExists()).toBe(true);
+    expect(verb(tb, ni, "delete").status).toBe(0);
+  });
+
+  it(`should apply as soon as kube-proxy's rules appear (${mode === "nftables" || mode === "iptables-nft" ? "woken by nft monitor" : "nftables reports nothing here: the 2 s wait tick"})`, async () => {
+    const r = startRun(tb, ni, { NODE_INIT_API_URL: "http://127.0.0.1:1", NODE_INIT_RESYNC_SECONDS: "3600" });
+    await tb.waitFor(() => r.log().includes("watching ruleset changes"), "run watching");
+    await sleep(1000);
+    expect(tableExists()).toBe(false);
+    tb.installKubeProxy();
+    const v4 = `http://${addr.node4}/`;
+    await tb.waitFor(() => tb.curl(tb.client, v4).startsWith(mode === "ipvs" ? "kong-ipvs 30080" : "kong 8000"), "node:80 served", 8);
+    expect(verb(tb, ni, "check").status).toBe(0);
+    await tb.waitFor(() => r.log().includes(`plan changed: kube-proxy mode ${mode}`), "the change logged");
+    expect(await r.stop()).toBe(0);
+  });
+});
+
 describe("node-init > script input", () => {
   const tb = new Testbed("nftables", `${process.pid % 100000}v`);
   let ni: NodeInit;
@@ -303,6 +497,7 @@ describe("node-init > script input", () => {
     ["NODE_INIT_PORTS", "", "NODE_INIT_PORTS is empty"],
     ["NODE_INIT_METHOD", "ipvs", "is not one of auto, nftables, iptables-redirect"],
     ["NODE_INIT_RESYNC_SECONDS", "5s", "is not a whole number of seconds"],
+    ["NODE_INIT_TLS_PORTS", "8443", "is not one of the public ports of NODE_INIT_PORTS"],
   ])("should refuse %s=%j with a clear error and install nothing", (name, value, message) => {
     const r = verb(tb, ni, "apply", { [name]: value });
     expect(r.status).toBe(1);
@@ -316,7 +511,8 @@ describe("node-init > script input", () => {
     const { busybox } = requirePrograms("busybox");
     for (const applet of ["sh", "awk", "cat", "date", "grep", "mkdir", "rm", "sleep", "sort", "wc"]) symlinkSync(busybox, join(bin, applet));
     for (const tool of ["nft", "ip", "curl"]) symlinkSync(run("sh", ["-c", `command -v ${tool}`]).stdout.trim(), join(bin, tool));
-    const env = { PATH: bin, NODE_INIT_SOURCE_RANGES: "192.0.2.0/24 2001:db8::/32", NODE_INIT_INTERFACES: "eth*" };
+    // A bare namespace has no kube-proxy: force the method so there are rules to install.
+    const env = { PATH: bin, NODE_INIT_METHOD: "nftables", NODE_INIT_SOURCE_RANGES: "192.0.2.0/24 2001:db8::/32", NODE_INIT_INTERFACES: "eth*" };
     const sh = (verbName: string) => inNs(tb.node, join(bin, "sh"), [ni.script, verbName], {
       env: { ...ni.env, NODE_INIT_STATE_DIR: join(tb.dir, "bb-state"), ...env }, allowFail: true });
     const apply = sh("apply");

@@ -71,11 +71,14 @@ export function startRun(tb: Testbed, ni: NodeInit, overrides: Record<string, st
   const child = spawn("ip", ["netns", "exec", tb.node, "sh", ni.script, "run"], {
     env: containerEnv(ni, { NODE_INIT_STATE_DIR: join(tb.dir, "state"), ...overrides }),
     stdio: ["ignore", "pipe", "pipe"],
+    // Its own process group, so stopRuns can end it with its children (ticker, nft monitor).
+    detached: true,
   });
   let out = "";
   child.stdout?.on("data", (d) => (out += d));
   child.stderr?.on("data", (d) => (out += d));
-  const exited = new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? -1)));
+  // "close", not "exit": the last log lines are read by then.
+  const exited = new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? -1)));
   const r: RunProcess = { child, log: () => out, exited, stop: () => { child.kill("SIGTERM"); return exited; } };
   running.add(r);
   void exited.then(() => running.delete(r));
@@ -83,13 +86,15 @@ export function startRun(tb: Testbed, ni: NodeInit, overrides: Record<string, st
 }
 
 /**
- * Kills every `run` process still alive (SIGKILL: its rules stay, as after a crash) and returns
- * how many there were. Call it from afterEach: a test that failed half-way must not leave a
- * process re-applying its configuration under the next tests.
+ * Kills every `run` process still alive with its children (SIGKILL: its rules stay, as after a
+ * crash) and returns how many there were. Call it from afterEach: a test that failed half-way
+ * must not leave a process re-applying its configuration under the next tests.
  */
 export async function stopRuns(): Promise<number> {
   const left = [...running];
-  for (const r of left) r.child.kill("SIGKILL");
+  for (const r of left) {
+    try { process.kill(-r.child.pid!, "SIGKILL"); } catch { /* already gone */ }
+  }
   await Promise.all(left.map((r) => r.exited));
   return left.length;
 }

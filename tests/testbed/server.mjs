@@ -8,6 +8,7 @@ for (const spec of process.argv.slice(2)) {
   const [, name, host, port] = match;
   const server = createServer((req, res) => {
     res.setHeader("connection", req.headers.connection === "close" ? "close" : "keep-alive");
+    res.setHeader("Server", name);
     res.end(`${name} ${req.socket.localPort} ${req.socket.remoteAddress}\n`);
   });
   server.keepAliveTimeout = 30_000;

@@ -8,6 +8,7 @@
  *      │ eth0
  *      │ eth0
  *   node   (192.0.2.1,  2001:db8:1::1)            kube-proxy rules: NodePort 30080/30443 → kong pod
+ *          (192.0.2.2,  2001:db8:1::2: secondary addresses, a host process on :80 there)
  *      ├─ vkong ── kong pod (10.244.0.2, fd00:10:244::2)   "Kong" on :8000/:8443
  *      └─ vapp  ── app pod  (10.244.0.3, fd00:10:244::3)   a workload serving :80/:443
  */
@@ -18,13 +19,15 @@ import { join } from "node:path";
 import { requirePrograms, type Run, run } from "../lib/tools.js";
 
 // Every testbed runs these; a missing one fails here, naming its Debian package.
-requirePrograms("ip", "nft", "curl", "iptables-nft", "iptables-legacy", "iptables-legacy-save");
+requirePrograms("ip", "nft", "curl", "iptables-nft", "iptables-nft-restore", "iptables-legacy", "iptables-legacy-save");
 
 export type ProxyMode = "iptables-nft" | "iptables-legacy" | "nftables" | "ipvs";
 
 export const addr = {
   client4: "192.0.2.10", client6: "2001:db8:1::10",
   node4: "192.0.2.1", node6: "2001:db8:1::1",
+  /** Secondary node addresses (a keepalived VIP, say): not primary, so kube-proxy's nftables mode serves no NodePort there. */
+  secondary4: "192.0.2.2", secondary6: "2001:db8:1::2",
   kong4: "10.244.0.2", kong6: "fd00:10:244::2",
   app4: "10.244.0.3", app6: "fd00:10:244::3",
   /** A Service address kube-proxy IPVS would hold on kube-ipvs0. */
@@ -70,7 +73,6 @@ export class Testbed {
     return [this.client, this.node, this.kong, this.app];
   }
 
-  /** Builds the namespaces; `kongBackend: false` leaves the Kong pod's ports free for another server. */
   /** Deletes testbed namespaces left behind by test runs that were killed (their process is gone). */
   static reapStale(): void {
     for (const line of run("ip", ["netns", "list"]).stdout.split("\n")) {
@@ -87,7 +89,11 @@ export class Testbed {
     }
   }
 
-  async up(options: { kongBackend?: boolean } = {}): Promise<void> {
+  /**
+   * Builds the namespaces. `kongBackend: false` leaves the Kong pod's ports free for another
+   * server; `kubeProxy: false` leaves out kube-proxy's rules (a node where it has not started).
+   */
+  async up(options: { kongBackend?: boolean; kubeProxy?: boolean } = {}): Promise<void> {
     Testbed.reapStale();
     this.down();
     for (const ns of this.namespaces) run("ip", ["netns", "add", ns]);
@@ -108,6 +114,8 @@ export class Testbed {
       ip link set lo up; ip link set eth0 up; ip link set vkong up; ip link set vapp up
       ip addr add ${addr.node4}/24 dev eth0
       ip addr add ${addr.node6}/64 dev eth0 nodad
+      ip addr add ${addr.secondary4}/24 dev eth0
+      ip addr add ${addr.secondary6}/64 dev eth0 nodad
       ip route add ${addr.kong4}/32 dev vkong
       ip route add ${addr.app4}/32 dev vapp
       ip -6 addr add fe80::1/64 dev vkong nodad
@@ -129,8 +137,8 @@ export class Testbed {
     if (options.kongBackend ?? true) this.serve(this.kong, [`kong@0.0.0.0:8000`, `kong@0.0.0.0:8443`, `kong@[::]:8000`, `kong@[::]:8443`]);
     else this.serve(this.kong, [`kong@0.0.0.0:8443`]);
     this.serve(this.app, [`app@0.0.0.0:80`, `app@0.0.0.0:443`, `app@[::]:80`, `app@[::]:443`]);
-    this.serve(this.node, [`node@0.0.0.0:8081`, `node@[::]:8081`]);
-    this.installKubeProxy();
+    this.serve(this.node, [`node@0.0.0.0:8081`, `node@[::]:8081`, `node-secondary@${addr.secondary4}:80`, `node-secondary@[${addr.secondary6}]:80`]);
+    if (options.kubeProxy ?? true) this.installKubeProxy();
     await this.waitFor(() => this.curl(this.client, `http://${addr.kong4}:8443/`).startsWith("kong"), "kong pod reachable");
     await this.waitFor(() => this.curl(this.client, `http://[${addr.app6}]:80/`).startsWith("app"), "app pod reachable over IPv6");
     await this.waitFor(() => this.curl(this.app, `http://${addr.client4}/`).startsWith("external"), "client reachable from a pod");
@@ -143,7 +151,7 @@ export class Testbed {
   }
 
   /** The rules kube-proxy programs for a NodePort Service 30080→kong:8000, 30443→kong:8443. */
-  private installKubeProxy(): void {
+  installKubeProxy(): void {
     const ipt = (bin: string, kong: string) => `
       ${bin} -t nat -N KUBE-SERVICES
       ${bin} -t nat -N KUBE-NODEPORTS
@@ -170,9 +178,11 @@ export class Testbed {
         break;
       case "nftables": {
         // The shape of kube-proxy's nftables mode (pkg/proxy/nftables): one table per family,
-        // dstnat at priority -100, NodePorts matched on local destination addresses.
+        // dstnat at priority -100, NodePorts served only on the addresses of its set nodeport-ips
+        // (its default --nodeport-addresses primary: the node's primary IPv4 and IPv6).
         const table = (family: string, kong: string) => `
           table ${family} kube-proxy {
+            set nodeport-ips { type ${family === "ip" ? "ipv4_addr" : "ipv6_addr"}; elements = { ${family === "ip" ? addr.node4 : addr.node6} }; }
             chain mark-for-masquerade { meta mark set meta mark or 0x4000; }
             chain masquerading {
               meta mark & 0x4000 == 0 return
@@ -182,7 +192,7 @@ export class Testbed {
             chain nat-prerouting { type nat hook prerouting priority -100; policy accept; jump services; }
             chain nat-output { type nat hook output priority -100; policy accept; jump services; }
             chain nat-postrouting { type nat hook postrouting priority 100; policy accept; jump masquerading; }
-            chain services { fib daddr type local jump nodeports; }
+            chain services { ${family} daddr @nodeport-ips jump nodeports; }
             chain nodeports {
               tcp dport 30080 jump mark-for-masquerade
               tcp dport 30080 dnat to ${kong}:8000
@@ -200,8 +210,16 @@ export class Testbed {
         // interface kube-ipvs0 holding Service addresses (local, but not the node's; a dummy
         // interface in real clusters, a veth here since this kernel lacks the dummy driver), and
         // NodePorts answered after PREROUTING (IPVS hooks LOCAL_IN) — here by a process on the
-        // node listening on the NodePorts, which is exactly where a REDIRECT delivers.
+        // node listening on the NodePorts, which is exactly where a REDIRECT delivers. Like the
+        // real mode it also keeps iptables nat rules (masquerading), so the kernel's NAT hooks
+        // stay registered and NAT bindings outlive node-init's own nat chains.
         shIn(this.node, `
+          iptables-nft -t nat -N KUBE-POSTROUTING
+          iptables-nft -t nat -A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
+          iptables-nft -t nat -A KUBE-POSTROUTING -m mark --mark 0x4000/0x4000 -j MASQUERADE --random-fully
+          ip6tables-nft -t nat -N KUBE-POSTROUTING
+          ip6tables-nft -t nat -A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING
+          ip6tables-nft -t nat -A KUBE-POSTROUTING -m mark --mark 0x4000/0x4000 -j MASQUERADE --random-fully
           ip link add kube-ipvs0 type veth peer name kube-ipvs0-peer
           ip link set kube-ipvs0 up; ip link set kube-ipvs0-peer up
           ip addr add ${addr.service4}/32 dev kube-ipvs0
@@ -210,6 +228,26 @@ export class Testbed {
           `service@${addr.service4}:80`, `service@[${addr.service6}]:80`]);
         break;
     }
+  }
+
+  /**
+   * The rules CNI's portmap plugin writes for a pod with hostPort `port` (iptables, nf_tables
+   * backend): CNI-HOSTPORT-DNAT jumps to a CNI-DN- chain that DNATs to the app pod.
+   */
+  addHostPort(port: number): void {
+    shIn(this.node, `
+      iptables-nft -t nat -N CNI-HOSTPORT-DNAT
+      iptables-nft -t nat -N CNI-DN-0123456789abcdef
+      iptables-nft -t nat -A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT
+      iptables-nft -t nat -A CNI-HOSTPORT-DNAT -p tcp -m multiport --dports ${port} -j CNI-DN-0123456789abcdef
+      iptables-nft -t nat -A CNI-DN-0123456789abcdef -p tcp -m tcp --dport ${port} -j DNAT --to-destination ${addr.app4}:80`);
+  }
+
+  removeHostPort(): void {
+    shIn(this.node, `
+      iptables-nft -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT
+      iptables-nft -t nat -F CNI-HOSTPORT-DNAT; iptables-nft -t nat -F CNI-DN-0123456789abcdef
+      iptables-nft -t nat -X CNI-HOSTPORT-DNAT; iptables-nft -t nat -X CNI-DN-0123456789abcdef`);
   }
 
   /** GETs `url` from inside `ns` on a new connection; returns the body or "ERR <curl exit>". */
