@@ -16,7 +16,7 @@ import { inNs, Testbed } from "../testbed/testbed.js";
 import { builtImage } from "./image.js";
 
 if (process.getuid?.() !== 0) throw new Error("node-init image > containerd: needs root (CI runs as root)");
-requirePrograms("apt-get", "dpkg-deb", "nsenter", "unshare", "ip", "nft");
+requirePrograms("apt-get", "dpkg-deb", "nsenter", "setpriv", "unshare", "ip", "nft");
 
 /** containerd, ctr, its runc shim and runc from Debian, unpacked once into .cache. */
 function debianContainerd(): string {
@@ -53,6 +53,7 @@ describe("node-init image > containerd", () => {
     digest = image.digest;
     archive = join(image.out, "edge-node-init.oci.tar");
     bin = debianContainerd();
+    Testbed.reapStale();
     tb = new Testbed("nftables", `${process.pid % 100000}c`);
     base = join(tb.dir, "containerd");
     socket = join(base, "containerd.sock");
@@ -73,7 +74,8 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
     // containerd 1.6 keeps shim sockets under /run/containerd: a /run of its own hides them. The
     // node namespace's file is bound first, for the containers to join.
     writeFileSync(netns, "");
-    daemon = spawn("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c",
+    // --pdeathsig: the daemon dies with this test process, however that ends.
+    daemon = spawn("setpriv", ["--pdeathsig", "SIGKILL", "--", "unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
       `mount --bind "/run/netns/$1" "$2" && mount -t tmpfs tmpfs /run && mkdir /run/containerd && exec containerd --config "$0"`,
       join(base, "config.toml"), tb.node, netns], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stdio: "ignore" });
     await tb.waitFor(() => existsSync(socket) && ctr(["version"]).status === 0, "containerd");

@@ -61,6 +61,7 @@ function pod(mode: ProxyMode, tag: string, hostAccess: "hostPID" | "hostNetwork"
   let ni: NodeInit;
   const at = (name: string) => join(tb!.dir, name);
   beforeAll(() => {
+    Testbed.reapStale();
     tb = new Testbed(mode, tag);
     tb.down();
     run("ip", ["netns", "add", tb.node]);
