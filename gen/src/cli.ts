@@ -1,29 +1,47 @@
 /**
  * `npm run gen` writes every generated file; `npm run gen -- --check` writes nothing and exits 1,
- * naming each stale file, when any generated file differs from what gen/ produces.
+ * naming each stale file, when any generated file differs from what gen/ produces. Both first
+ * exit 1, writing nothing and naming file and line, when gen/ (a preset, say) does not compile
+ * against the generated types.
  */
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { generate } from "./generate.js";
+import { contract } from "./contract.js";
+import { generate, TYPES_PATH } from "./generate.js";
 import { repoRoot } from "./files.js";
+import { buildSchema } from "./schema.js";
+import { typecheck } from "./typecheck.js";
+import { emitTypes } from "./types.js";
 
 const check = process.argv.includes("--check");
 const started = performance.now();
 
-/** Compiles gen/ and its presets against the (just written) types: a mistyped preset stops here. */
-function typecheck(): void {
-  try {
-    execFileSync(join(repoRoot, "node_modules", ".bin", "tsc"), ["-p", join(repoRoot, "gen", "tsconfig.json"), "--noEmit"],
-      { stdio: "inherit" });
-  } catch {
-    console.error("gen: gen/ does not type-check (a preset that does not match the generated types does not build)");
+/** Exits 1, printing tsc's `file(line,col): error` lines, unless gen/ compiles against `generated`; returns the seconds taken. */
+function exitUnlessCompiles(generated: ReadonlyMap<string, string>): string {
+  const typecheckStarted = performance.now();
+  const errors = typecheck(generated);
+  if (errors) {
+    process.stderr.write(errors);
+    console.error("gen: gen/ does not type-check against the generated types (a preset that does not match them does not build)");
     process.exit(1);
   }
+  return ((performance.now() - typecheckStarted) / 1000).toFixed(2);
 }
 
 const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
-const outputs = await generate(readme);
+let outputs: Map<string, string>;
+try {
+  outputs = await generate(readme);
+} catch (error) {
+  // A mistyped preset can stop the pipeline (the schema refuses it, or it crashes an emitter)
+  // before the check below: if the types still generate, let the compiler name file and line first.
+  const types = await Promise.resolve().then(() => emitTypes(buildSchema(contract))).catch(() => undefined);
+  if (types !== undefined) exitUnlessCompiles(new Map([[TYPES_PATH, types]]));
+  throw error;
+}
+// Before anything is written, against the generated files as produced (--check writes nothing).
+const typecheckSeconds = exitUnlessCompiles(outputs);
+
 const stale: string[] = [];
 for (const [path, content] of outputs) {
   const file = join(repoRoot, path);
@@ -38,9 +56,8 @@ for (const [path, content] of outputs) {
 const orphans = readdirSync(join(repoRoot, "presets"), { withFileTypes: true })
   .map((f) => `presets/${f.name}`)
   .filter((p) => !outputs.has(p));
-typecheck();
 
-const seconds = ((performance.now() - started) / 1000).toFixed(1);
+const seconds = `${((performance.now() - started) / 1000).toFixed(1)} s, type check ${typecheckSeconds} s`;
 if (check) {
   if (stale.length || orphans.length) {
     for (const p of stale) console.error(`gen: stale: ${p}`);
@@ -48,8 +65,8 @@ if (check) {
     console.error("gen: generated files are out of date; run `npm run gen` and commit the result");
     process.exit(1);
   }
-  console.log(`gen: ${outputs.size} generated files up to date (${seconds} s)`);
+  console.log(`gen: ${outputs.size} generated files up to date (${seconds})`);
 } else {
   if (orphans.length) console.warn(`gen: presets/ holds files no preset generates: ${orphans.join(", ")}`);
-  console.log(`gen: ${stale.length ? `wrote ${stale.join(", ")}` : "nothing changed"} (${seconds} s)`);
+  console.log(`gen: ${stale.length ? `wrote ${stale.join(", ")}` : "nothing changed"} (${seconds})`);
 }

@@ -7,13 +7,16 @@ import { buildSchema } from "./schema.js";
 import { emitTypes } from "./types.js";
 import { emitValuesYaml } from "./values-yaml.js";
 
+/** Where the generated types go, relative to the repository root; gen/ compiles against them. */
+export const TYPES_PATH = "gen/generated/values.ts";
+
 /** Generated files by path relative to the repository root. */
 export async function generate(readme: string): Promise<Map<string, string>> {
   const schema = buildSchema(contract);
   const defaults = defaultOf(contract) ?? null;
   const out = new Map<string, string>();
   out.set("values.schema.json", `${JSON.stringify(schema, null, 2)}\n`);
-  out.set("gen/generated/values.ts", await emitTypes(schema));
+  out.set(TYPES_PATH, await emitTypes(schema));
   out.set("values.yaml", emitValuesYaml(contract));
   for (const preset of presets) {
     validatePreset(schema, defaults, preset);

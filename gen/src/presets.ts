@@ -1,5 +1,5 @@
 /** Emit phase: typed presets → presets/*.yaml, each validated against the schema first. */
-import { Ajv } from "ajv";
+import { Ajv, type ValidateFunction } from "ajv";
 import Handlebars from "handlebars";
 import type { JSONSchema7 } from "json-schema";
 import YAML from "yaml";
@@ -28,10 +28,22 @@ export function helmMerge(base: Json, override: Json): Json {
   return out;
 }
 
+/** Compiled validators by schema text: compiling the schema costs more than validating every preset. */
+const validators = new Map<string, ValidateFunction>();
+
+function validatorOf(schema: JSONSchema7): ValidateFunction {
+  const key = JSON.stringify(schema);
+  let validate = validators.get(key);
+  if (!validate) {
+    validate = new Ajv({ strict: true, allErrors: true }).compile(schema);
+    validators.set(key, validate);
+  }
+  return validate;
+}
+
 /** Throws, naming the preset and each failing field, unless defaults + preset satisfy the schema. */
 export function validatePreset(schema: JSONSchema7, defaults: Json, preset: Preset): void {
-  const ajv = new Ajv({ strict: true, allErrors: true });
-  const validate = ajv.compile(schema);
+  const validate = validatorOf(schema);
   if (!validate(helmMerge(defaults, preset.values as Json))) {
     const errors = (validate.errors ?? []).map((e) => `  ${e.instancePath || "/"} ${e.message}`).join("\n");
     throw new Error(`preset ${preset.name} does not satisfy values.schema.json:\n${errors}`);

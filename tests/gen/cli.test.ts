@@ -1,10 +1,11 @@
 /**
  * gen > cli: `npm run gen -- --check` passes on the repository as committed, and on a private
  * copy of it detects drift (a changed generated file, a stray preset) without writing anything,
- * while `npm run gen` repairs it. The repository itself is never modified.
+ * while `npm run gen` repairs it; both fail, naming file and line, on a preset that does not
+ * compile against the generated types. The repository itself is never modified.
  */
 import { spawnSync } from "node:child_process";
-import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,10 +14,10 @@ import { repoRoot } from "../../gen/src/files.js";
 /** Top-level entries not copied: node_modules is symlinked back, the rest is not needed. */
 const SKIP = new Set(["node_modules", ".git", ".cache", ".tools", "charts"]);
 
-const tsx = join(repoRoot, "node_modules", ".bin", "tsx");
-
 function gen(root: string, ...args: string[]) {
-  const r = spawnSync(tsx, [join(root, "gen", "src", "cli.ts"), ...args], { cwd: root, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+  // As `npm run gen` runs it.
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(root, "gen", "src", "cli.ts"), ...args],
+    { cwd: root, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -50,6 +51,24 @@ describe("gen > cli on a copy of the repository", () => {
 
   /** Restores values.yaml byte for byte after each mutation. */
   const restore = () => writeFileSync(file("values.yaml"), pristine);
+
+  /** Every generated file of the copy, by path. */
+  const generatedFiles = () =>
+    new Map(["values.schema.json", "values.yaml", "README.md", "gen/generated/values.ts", ...readdirSync(file("presets")).map((f) => `presets/${f}`)]
+      .map((p) => [p, readFileSync(file(p), "utf8")]));
+
+  /** Runs `body` with `path` rewritten by `edit`, then restores the file byte for byte. */
+  function edited(path: string, edit: (text: string) => string, body: () => void): void {
+    const original = readFileSync(file(path), "utf8");
+    const changed = edit(original);
+    expect(changed, `the edit must change ${path}`).not.toBe(original);
+    try {
+      writeFileSync(file(path), changed);
+      body();
+    } finally {
+      writeFileSync(file(path), original);
+    }
+  }
 
   it("should exit 1 on a changed generated file, name it and the fix, and write nothing", () => {
     try {
@@ -91,5 +110,39 @@ describe("gen > cli on a copy of the repository", () => {
     } finally {
       restore();
     }
+  });
+
+  // The schema refuses this one too, but only the compiler names file and line.
+  const wrongType = { what: "a value of the wrong type", path: "gen/src/presets/single-node.ts",
+    from: "replicaCount: 2,", to: 'replicaCount: "2",', where: "gen/src/presets/single-node.ts(15,7): error TS2322" };
+  // Only the compiler sees this one: the pipeline would happily print 42.
+  const unchecked = { what: "a field the schema does not cover", path: "gen/src/presets/ipvs.ts",
+    from: '"instead of detected', to: '42, "instead of detected', where: "gen/src/presets/ipvs.ts(10,5): error TS2322" };
+  it.each([
+    { ...wrongType, command: "gen --check" },
+    { ...wrongType, command: "gen" },
+    { ...unchecked, command: "gen --check" },
+  ])("should exit 1 on a preset with $what, naming file and line, and write nothing ($command)", ({ command, path, from, to, where }) => {
+    const args = command.split(" ").slice(1);
+    const before = generatedFiles();
+    edited(path, (text) => text.replace(from, to), () => {
+      const r = gen(root, ...args);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(where);
+      expect(r.stderr).toContain("gen: gen/ does not type-check against the generated types");
+      expect(generatedFiles()).toEqual(before);
+    });
+    // Fixed, it passes again: no cached verdict outlives the error or hides the fix.
+    expect(gen(root, "--check").status).toBe(0);
+  });
+
+  it("should type-check against the generated types, not stale ones on disk", () => {
+    // On disk, single-node's `replicaCount: 2` no longer compiles; what gen generates still accepts it.
+    edited("gen/generated/values.ts", (text) => text.replace(/^( {4}replicaCount: )number;$/m, "$1string;"), () => {
+      const r = gen(root, "--check");
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain("gen: stale: gen/generated/values.ts");
+      expect(r.stderr).not.toMatch(/error TS/);
+    });
   });
 });
