@@ -73,24 +73,34 @@ function pod(mode: ProxyMode, tag: string, hostAccess: "hostPID" | "hostNetwork"
   });
   afterAll(() => tb?.destroy());
 
-  /** Runs the rendered command of a container (or probe) for `verb`, in the image. */
-  const container = (verb: string, command?: string[]) => {
+  /** The `ip netns exec` arguments and environment that run a container's command in the image. */
+  const invocation = (verb: string, command?: string[]) => {
     const rendered = command ?? ni.init.command.map((a) => (a === "apply" ? verb : a));
     // The image's environment, then the container's, as the runtime merges them.
     const env = { ...Object.fromEntries(imageEnv.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)])), ...ni.env };
     const args = [at("rootfs"), at("scripts"), at("state"), at("serviceaccount"), ...rendered];
-    if (hostAccess === "hostNetwork") return inNs(tb!.node, "unshare", ["--mount", "--", "sh", "-c", POD, ...args], { env, allowFail: true });
+    if (hostAccess === "hostNetwork") return { args: ["unshare", "--mount", "--", "sh", "-c", POD, ...args], env };
     // PID 1 of a new PID namespace stays in the node namespace; `; exit` keeps sh from exec'ing.
-    return inNs(tb!.node, "unshare", ["--pid", "--fork", "--mount-proc", "--", "sh", "-c",
-      `unshare --net --mount -- sh -c '${POD.replace(/'/g, `'\\''`)}' "$0" "$@"; exit $?`, ...args], { env, allowFail: true });
+    return { args: ["unshare", "--pid", "--fork", "--mount-proc", "--", "sh", "-c",
+      `unshare --net --mount -- sh -c '${POD.replace(/'/g, `'\\''`)}' "$0" "$@"; exit $?`, ...args], env };
   };
-  return { container, rendered: () => ni, testbed: () => tb!, at };
+  /** Runs the rendered command of a container (or probe) for `verb`, in the image, to its end. */
+  const container = (verb: string, command?: string[]) => {
+    const { args, env } = invocation(verb, command);
+    return inNs(tb!.node, args[0]!, args.slice(1), { env, allowFail: true });
+  };
+  /** Starts a container's command in the image; with hostNetwork the process is the script's sh. */
+  const start = (command: string[]) => {
+    const { args, env } = invocation("", command);
+    return spawn("ip", ["netns", "exec", tb!.node, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  };
+  return { container, start, rendered: () => ni, testbed: () => tb!, at };
 }
 
 const tableIn = (ns: string) => inNs(ns, "nft", ["list", "table", "inet", "edge_node_init"], { allowFail: true });
 
 describe.each(["hostPID", "hostNetwork"] as const)("node-init image > run with nodeInit.hostAccess=%s", (hostAccess) => {
-  const { container, rendered, testbed } = pod("nftables", `${process.pid % 100000}${hostAccess === "hostPID" ? "i" : "j"}`, hostAccess);
+  const { container, start, rendered, testbed } = pod("nftables", `${process.pid % 100000}${hostAccess === "hostPID" ? "i" : "j"}`, hostAccess);
   // A node whose kube-proxy runs in nftables mode (its table is what node-init looks for).
   let before = "";
   beforeAll(() => {
@@ -117,6 +127,31 @@ describe.each(["hostPID", "hostNetwork"] as const)("node-init image > run with n
     expect(status.status, status.stderr).toBe(0);
     expect(status.stdout).toContain("kube-proxy mode: nftables");
     expect(status.stdout).toContain("rules: in place");
+  });
+
+  it.runIf(hostAccess === "hostNetwork")("should keep the rules with the image's run loop: nft monitor repairs a deleted table within a resync, and SIGTERM ends it", async () => {
+    const main = rendered().main.command;
+    expect(main).toContain("run");
+    const child = start(main);
+    let log = "";
+    child.stdout!.on("data", (d) => (log += d));
+    child.stderr!.on("data", (d) => (log += d));
+    const exited = new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? -1)));
+    try {
+      await testbed().waitFor(() => container("check").status === 0, "run applied the rules");
+      inNs(testbed().node, "nft", ["delete", "table", "inet", "edge_node_init"]);
+      // The rendered resync period is 30 s: a repair well within it came from nft monitor's event.
+      const resync = Number(rendered().env.NODE_INIT_RESYNC_SECONDS);
+      expect(resync).toBeGreaterThanOrEqual(30);
+      await testbed().waitFor(() => tableIn(testbed().node).status === 0, "the table repaired", resync / 3);
+      child.kill("SIGTERM");
+      expect(await exited, log).toBe(0);
+      // No API server here: the DaemonSet cannot be shown gone, so the rules stay.
+      expect(log).toContain("keeping rules");
+      expect(tableIn(testbed().node).status).toBe(0);
+    } finally {
+      child.kill("SIGKILL");
+    }
   });
 
   it("should fail check once the table is altered, and delete it", () => {
