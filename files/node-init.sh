@@ -359,9 +359,19 @@ apply() {
 check() {
   if [ -s "$STATE_DIR/blocked" ]; then echo "no rules: $(cat "$STATE_DIR/blocked")"; return 1; fi
   [ -s "$STATE_DIR/table" ] || { echo "no rules applied yet"; return 1; }
+  [ -n "${RECORDED:-}" ] || recorded
   live=$(live_table)
   [ -n "$live" ] || { echo "table $FAMILY $TABLE is missing"; return 1; }
-  [ "$live" = "${RECORDED:-$(cat "$STATE_DIR/table")}" ] || { echo "table $FAMILY $TABLE was altered"; return 1; }
+  [ "$live" = "$RECORDED" ] || { echo "table $FAMILY $TABLE was altered"; return 1; }
+}
+
+# recorded: RECORDED = the table as the last apply left it, read by the shell alone.
+recorded() {
+  RECORDED=""
+  while IFS= read -r line; do RECORDED="$RECORDED$line
+"; done <"$STATE_DIR/table"
+  RECORDED=${RECORDED%
+}
 }
 
 delete() {
@@ -519,13 +529,14 @@ repair() {
   fi
 }
 
-# report: log the probe results when they change. Informational: readiness means "rules in
-# place", so a Kong outage never flaps node-init.
+# report: log the probe results when they change (times aside). Informational: readiness means
+# "rules in place", so a Kong outage never flaps node-init.
 report() {
   [ -z "$BLOCKED" ] || return 0
   now=$(probe)
-  [ "$now" != "${LAST_PROBE:-}" ] || return 0
-  LAST_PROBE=$now
+  outcome=$(printf '%s\n' "$now" | awk '{ sub(/, [0-9.]+s$/, ""); sub(/\) .*/, ")"); print }')
+  [ "$outcome" != "${LAST_OUTCOME:-}" ] || return 0
+  LAST_OUTCOME=$outcome
   printf '%s\n' "$now" | while read -r line; do log "$line"; done
 }
 
@@ -542,7 +553,7 @@ on_term() {
 # (kube-proxy rewriting its Service rules) costs one `read` and one `case` per line.
 run() {
   require curl mkfifo
-  TICKER="" MONITOR="" pending=""
+  TICKER="" MONITOR="" pending="" ticks=0
   trap on_term TERM INT
   apply
   set_tick
@@ -554,9 +565,19 @@ run() {
     read -r event <&3 || die "event sources closed"
     case $event in
       tick)
-        kill -0 "$MONITOR" 2>/dev/null || { log "nft monitor exited; restarting it"; start_monitor; }
-        reconcile
-        report
+        ticks=$((ticks + 1))
+        if ! kill -0 "$MONITOR" 2>/dev/null; then
+          log "nft monitor exited; restarting it"
+          start_monitor
+          reconcile
+        elif [ $((ticks % 10)) = 0 ]; then
+          reconcile
+          report
+        else
+          # nftables reports every change that matters in kube-proxy's nftables mode and with
+          # iptables' nf_tables backend, so a tick there only checks our table (one nft call).
+          case $MODE in nftables | iptables-nft) [ -n "$BLOCKED" ] || repair ;; *) reconcile ;; esac
+        fi
         ;;
       "# new generation"*)
         case $pending in

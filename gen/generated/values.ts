@@ -501,7 +501,7 @@ export interface EdgeValues {
      */
     interfaces: string[];
     /**
-     * Seconds between checks of the rules; drift (a flush, a firewall reload) is repaired within one period.
+     * Seconds between full checks of the rules, the safety net: changes to the ruleset (a flush, a firewall reload, kube-proxy's NodePort addresses) wake node-init at once through `nft monitor`.
      */
     resyncSeconds: number;
     /**

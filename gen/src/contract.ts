@@ -174,7 +174,7 @@ const nodeInit = obj("node-init: a DaemonSet that makes every node's ports 80/44
     { type: "string", pattern: re.cidr }, [], { uniqueItems: true }),
   interfaces: list("Network interfaces whose incoming traffic is forwarded (a trailing `*` matches a prefix); empty means all. Connections from the node itself are always forwarded.",
     { type: "string", pattern: re.interfaceName }, [], { uniqueItems: true }),
-  resyncSeconds: int("Seconds between checks of the rules; drift (a flush, a firewall reload) is repaired within one period.",
+  resyncSeconds: int("Seconds between full checks of the rules, the safety net: changes to the ruleset (a flush, a firewall reload, kube-proxy's NodePort addresses) wake node-init at once through `nft monitor`.",
     30, { minimum: 5, maximum: 3600 }),
   image: image("Image with sh, nft, ip, awk, curl and nsenter.", "docker.io/nicolaka/netshoot", "v0.14"),
   resources: resources("Resources of each node-init container. Its only disk use is its log (the kubelet rotates container logs at 10Mi by default); its state lives in memory.",

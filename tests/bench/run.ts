@@ -9,17 +9,20 @@
  * Keep-alive runs use wrk; new-connection runs use ab without -k (each request a new TCP
  * connection, counted in the node's conntrack table to prove it). Targets are interleaved round by
  * round and medians reported, as single runs vary by several percent. Then node-init's own
- * footprint: RSS and CPU time per resync of `run`.
+ * footprint: CPU per `check` (the readiness probe), CPU of `run` per resync while nothing
+ * changes, peak RSS of `run` and its children, and how fast `run` repairs its table after 20
+ * deletions or flushes.
  *
  * Options (environment): BENCH_ROUNDS (default 5), BENCH_SECONDS (wrk duration, default 3),
- * BENCH_REQUESTS (ab requests per run, default 4000).
+ * BENCH_REQUESTS (ab requests per run, default 4000), BENCH_RESYNCS (default 30),
+ * BENCH_BASELINE_SCRIPT (another node-init.sh whose footprint to measure alongside).
  */
 import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { removeScratchCharts } from "../lib/chart.js";
 import { requirePrograms } from "../lib/tools.js";
-import { renderNodeInit, startRun, verb } from "../testbed/node-init.js";
+import { containerEnv, type NodeInit, renderNodeInit, startRun, verb } from "../testbed/node-init.js";
 import { addr, inNs, shIn, Testbed } from "../testbed/testbed.js";
 
 if (process.getuid?.() !== 0) throw new Error("bench: the netns testbed needs root");
@@ -28,6 +31,8 @@ requirePrograms("wrk", "ab", "nginx", "conntrack");
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 const requests = Number(process.env.BENCH_REQUESTS ?? 4000);
+const resyncs = Number(process.env.BENCH_RESYNCS ?? 30);
+const baseline = process.env.BENCH_BASELINE_SCRIPT;
 const targets = {
   "node:80": `http://${addr.node4}:80/`,
   nodePort: `http://${addr.node4}:30080/`,
@@ -87,33 +92,89 @@ http {
   spawn("ip", ["netns", "exec", tb.kong, "nginx", "-c", conf], { stdio: "ignore" });
 }
 
-/** CPU seconds (self + waited-for children) and RSS of a process tree rooted at `pid`. */
-function usage(pid: number): { cpu: number; rss: number } {
+const pause = (ms: number) => new Promise((res) => setTimeout(res, ms));
+
+/**
+ * CPU seconds (self + waited-for children), RSS and private (anonymous) RSS of `pid` and its
+ * live descendants. Most of RSS is shared library pages; the private part is what a process adds.
+ */
+function usage(root: number): { cpu: number; rss: number; anon: number } {
   const tick = 100; // USER_HZ on Linux
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  const cpu = (Number(stat[11]) + Number(stat[12]) + Number(stat[13]) + Number(stat[14])) / tick;
-  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]) * 1024;
-  return { cpu, rss };
+  const stats = readdirSync("/proc").filter((d) => /^\d+$/.test(d)).flatMap((d) => {
+    try { return [{ pid: Number(d), stat: readFileSync(`/proc/${d}/stat`, "utf8").split(") ")[1]!.split(" "), status: readFileSync(`/proc/${d}/status`, "utf8") }]; } catch { return []; }
+  });
+  const tree = new Set([root]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const p of stats) if (!tree.has(p.pid) && tree.has(Number(p.stat[1]))) { tree.add(p.pid); grew = true; }
+  }
+  let cpu = 0, rss = 0, anon = 0;
+  for (const p of stats.filter((x) => tree.has(x.pid))) {
+    cpu += (Number(p.stat[11]) + Number(p.stat[12]) + Number(p.stat[13]) + Number(p.stat[14])) / tick;
+    rss += Number(/VmRSS:\s+(\d+)/.exec(p.status)?.[1] ?? 0) * 1024;
+    anon += Number(/RssAnon:\s+(\d+)/.exec(p.status)?.[1] ?? 0) * 1024;
+  }
+  return { cpu, rss, anon };
 }
 
-async function footprint(tb: Testbed, ni: ReturnType<typeof renderNodeInit>) {
-  const resync = 1;
-  const r = startRun(tb, ni, { NODE_INIT_RESYNC_SECONDS: String(resync), NODE_INIT_API_URL: "http://127.0.0.1:1" });
-  await tb.waitFor(() => verb(tb, ni, "check").status === 0, "run applied the rules");
-  // The shell of `run` (ip netns exec execs into it, so the child's pid is the shell's).
-  const pid = r.child.pid!;
-  await new Promise((res) => setTimeout(res, 1500));
-  const start = usage(pid);
-  const window = 20;
-  let peak = 0;
-  for (let i = 0; i < window * 10; i++) {
-    await new Promise((res) => setTimeout(res, 100));
-    peak = Math.max(peak, usage(pid).rss);
+/** CPU milliseconds per `check` (the readiness probe's verb), over `count` runs in one shell. */
+function checkCpuMs(tb: Testbed, ni: NodeInit, count: number): number {
+  const env = containerEnv(ni, { NODE_INIT_STATE_DIR: join(tb.dir, "state") });
+  // The shell's own /proc stat at the end holds the CPU time of every check it waited for.
+  const out = inNs(tb.node, "sh", ["-c", `i=0; while [ $i -lt ${count} ]; do sh "$0" check || exit 1; i=$((i + 1)); done; cat /proc/$$/stat`, ni.script], { env }).stdout;
+  const stat = out.split(") ")[1]!.split(" ");
+  return ((Number(stat[13]) + Number(stat[14])) * 10) / count;
+}
+
+/** Seconds from removing or emptying node-init's table until `run` has put it back, each time. */
+function repairLatencies(tb: Testbed, times: number): number[] {
+  const script = `
+    i=0
+    while [ $i -lt ${times} ]; do
+      start=$(date +%s%N)
+      if [ $((i % 2)) = 0 ]; then
+        nft delete table inet edge_node_init
+        until nft list chain inet edge_node_init prerouting 2>/dev/null | grep -q 'edge 80->'; do :; done
+      else
+        nft flush chain inet edge_node_init prerouting
+        until nft list chain inet edge_node_init prerouting 2>/dev/null | grep -q 'edge 80->'; do :; done
+      fi
+      echo $(( $(date +%s%N) - start ))
+      sleep 0.5
+      i=$((i + 1))
+    done`;
+  return shIn(tb.node, script).stdout.trim().split("\n").map((ns) => Number(ns) / 1e9);
+}
+
+interface Footprint { checkMs: number; resyncMs: number; rssKiB: number; anonKiB: number; repairs?: number[] }
+
+/**
+ * node-init's own cost, for `ni.script` (the chart's, or a baseline to compare with): `run` at a
+ * 1 s resync for `resyncs` resyncs while nothing changes (CPU per resync, whatever the script
+ * does on some of them only, and peak memory), then the `check` verb, then repairs.
+ */
+async function footprint(tb: Testbed, ni: NodeInit, measureRepairs: boolean): Promise<Footprint> {
+  const r = startRun(tb, ni, { NODE_INIT_RESYNC_SECONDS: "1", NODE_INIT_API_URL: "http://127.0.0.1:1" });
+  try {
+    await tb.waitFor(() => verb(tb, ni, "check").status === 0, "run applied the rules");
+    await pause(3000);
+    // The shell of `run` (ip netns exec execs into it, so the child's pid is the shell's).
+    const pid = r.child.pid!;
+    const start = usage(pid);
+    let rss = 0, anon = 0;
+    for (let i = 0; i < resyncs; i++) {
+      await pause(1000);
+      const now = usage(pid);
+      rss = Math.max(rss, now.rss);
+      anon = Math.max(anon, now.anon);
+    }
+    const resyncMs = ((usage(pid).cpu - start.cpu) * 1000) / resyncs;
+    const checkMs = checkCpuMs(tb, ni, 50);
+    const repairs = measureRepairs ? repairLatencies(tb, 20) : undefined;
+    return { checkMs, resyncMs, rssKiB: rss / 1024, anonKiB: anon / 1024, repairs };
+  } finally {
+    await r.stop();
   }
-  const end = usage(pid);
-  r.child.kill("SIGTERM");
-  await r.exited;
-  return { cpuPerResyncMs: ((end.cpu - start.cpu) / (window / resync)) * 1000, rssKiB: peak / 1024 };
 }
 
 async function main() {
@@ -156,8 +217,24 @@ async function main() {
       const ratio = (a: Target, b: Target) => median(results[kind][a].map((x, i) => x.rps / results[kind][b][i]!.rps));
       lines.push(`  ratio node:80 / nodePort = ${ratio("node:80", "nodePort").toFixed(3)}   node:80 / pod = ${ratio("node:80", "pod").toFixed(3)}   (median of per-round ratios)`);
     }
-    const fp = await footprint(tb, ni);
-    lines.push("", `node-init run (resync every 1 s, 20 s window): CPU ${fp.cpuPerResyncMs.toFixed(1)} ms per resync, peak RSS of the run shell ${fp.rssKiB.toFixed(0)} KiB`);
+    const describe = (name: string, fp: Footprint) => {
+      lines.push(`  ${name}: \`check\` verb (the readiness probe) ${fp.checkMs.toFixed(1)} ms CPU; run ${fp.resyncMs.toFixed(1)} ms CPU per resync while nothing changes, so ${(fp.resyncMs * 2).toFixed(0)} ms per idle minute at the default 30 s resync`);
+      lines.push(`  ${name}: peak RSS ${fp.rssKiB.toFixed(0)} KiB, of it private ${fp.anonKiB.toFixed(0)} KiB (run and its children)`);
+      if (fp.repairs) {
+        const sorted = [...fp.repairs].sort((a, b) => a - b);
+        lines.push(`  ${name}: repair after ${sorted.length} deletions/flushes of its table: median ${(median(sorted) * 1000).toFixed(0)} ms, worst ${(sorted.at(-1)! * 1000).toFixed(0)} ms`);
+      }
+    };
+    lines.push("", `node-init footprint (run over ${resyncs} resyncs at 1 s; check over 50 runs):`);
+    describe("node-init", await footprint(tb, ni, true));
+    if (baseline) {
+      // The same measurements for another version of the script, e.g. the previous release's.
+      const old = { ...ni, script: join(tb.dir, "baseline-node-init.sh") };
+      writeFileSync(old.script, readFileSync(baseline, "utf8"));
+      verb(tb, ni, "delete");
+      if (verb(tb, old, "apply").status !== 0) throw new Error("bench: the baseline script's apply failed");
+      describe(`baseline ${baseline}`, await footprint(tb, old, false));
+    }
     console.log(lines.join("\n"));
   } finally {
     tb.destroy();

@@ -28,6 +28,7 @@ const isForbidden = (node: Node): boolean => node.not !== undefined && node.type
 const OPEN = [
   "kong",
   "kong.deployment",
+  "kong.image",
   "kong.autoscaling",
   "kong.podDisruptionBudget",
   "kong.securityContext",
@@ -42,6 +43,7 @@ const OPEN = [
   "kong.admin",
   "kong.manager",
   "kong.ingressController",
+  "kong.ingressController.image",
   "kong.ingressController.resources",
   "kong.ingressController.resources.requests",
   "kong.ingressController.resources.limits",
