@@ -32,9 +32,9 @@
 # mode), only those. No rules at all while no kube-proxy is found (it may not have started yet,
 # or the cluster runs without it) or while a CNI hostPort claims a public port.
 #
-# nft output is read only where the script must: its own table, the list of tables, kube-proxy's
-# set nodeport-ips and chain KUBE-SERVICES, and the nat table's CNI hostPort chains. nft versions
-# disagree about rules another version wrote; nothing else is listed.
+# nft output is read only where the script must: its own table, the names of tables and chains,
+# kube-proxy's set nodeport-ips and chain KUBE-SERVICES, and portmap's CNI-DN-* chains. nft
+# versions disagree about rules another version wrote; nothing else is listed.
 set -eu
 
 TABLE=edge_node_init
@@ -134,10 +134,12 @@ load_config() {
 
 # --- what the node shows --------------------------------------------------------------------
 
-# The kube-proxy mode this network namespace shows: ipvs, nftables, iptables-nft,
+# The kube-proxy mode this network namespace shows, in MODE: ipvs, nftables, iptables-nft,
 # iptables-legacy or none. Sets TABLES (the `nft list tables` listing) for the other readers.
+# Fails, with nft's message in NFT_ERROR, when nft cannot read the ruleset (no CAP_NET_ADMIN, say),
+# which must never look like "no kube-proxy".
 detect_proxy_mode() {
-  TABLES=$(nft list tables 2>/dev/null || true)
+  TABLES=$(nft list tables 2>&1) || { NFT_ERROR=$TABLES; return 1; }
   # IPVS mode always creates the dummy interface kube-ipvs0 to hold Service addresses.
   if ip -o link show dev kube-ipvs0 >/dev/null 2>&1; then MODE=ipvs; return; fi
   case $TABLES in *"table ip kube-proxy"* | *"table ip6 kube-proxy"*) MODE=nftables; return ;; esac
@@ -199,23 +201,26 @@ nodeport_addresses() {
   esac
 }
 
-# hostport_conflicts: the public ports a CNI portmap hostPort also claims. Its DNAT (chains
-# CNI-HOSTPORT-DNAT and CNI-DN-*, nat prerouting) runs after our rewrite, which would shadow it.
+# hostport_conflicts: the public ports a CNI portmap hostPort also claims. Its DNAT (a CNI-DN-*
+# chain per pod, nat prerouting) runs after our rewrite, which would shadow it. Only those chains
+# are listed, found by name.
 hostport_conflicts() {
-  case $TABLES in *"table ip nat"* | *"table ip6 nat"*) ;; *) return 0 ;; esac
   for t in ip ip6; do
-    case $TABLES in *"table $t nat"*) nft list table "$t" nat 2>/dev/null || true ;; esac
+    case $TABLES in *"table $t nat"*) ;; *) continue ;; esac
+    for chain in $(nft list chains "$t" 2>/dev/null |
+      awk '$1 == "table" { nat = ($3 == "nat") } nat && $1 == "chain" && $2 ~ /^CNI-DN-[0-9a-f]+$/ { print $2 }'); do
+      nft list chain "$t" nat "$chain" 2>/dev/null || true
+    done
   done | awk -v ports="$PUBLIC_PORTS" '
     BEGIN { n = split(ports, p, " "); for (i = 1; i <= n; i++) public[p[i]] = 1 }
-    $1 == "chain" { cni = ($2 ~ /^CNI-(HOSTPORT-DNAT|DN-)/) }
-    cni { for (i = 1; i < NF; i++) if ($i == "dport" && ($(i + 1) in public)) hit[$(i + 1)] = 1 }
+    { for (i = 1; i < NF; i++) if ($i == "dport" && ($(i + 1) in public)) hit[$(i + 1)] = 1 }
     END { for (q in hit) print q }' | sort -n | awk '{ printf "%s%s", sep, $0; sep = " " }'
 }
 
 # plan: what this node needs now, in MODE, USE (the method; empty for none), BLOCKED (why no rules
-# may be installed; empty if they may), NODEPORTS4/6 and SERVICES4/6.
+# may be installed; empty if they may), NODEPORTS4/6 and SERVICES4/6. Fails as detect_proxy_mode.
 plan() {
-  detect_proxy_mode
+  detect_proxy_mode || return 1
   BLOCKED=""
   if [ "$METHOD" != auto ]; then
     USE=$METHOD
@@ -348,7 +353,7 @@ install() {
 # apply: plan and install. Withheld rules (no kube-proxy yet, a hostPort conflict) are not an
 # error: the pod starts, stays unready and says why, and `run` installs them once it may.
 apply() {
-  plan
+  plan || die "nft cannot read the ruleset: $NFT_ERROR"
   if [ "$METHOD" = auto ]; then log "kube-proxy mode: $MODE; method: ${USE:-none} (auto)"
   else log "kube-proxy mode: $MODE; method: $USE (forced)"; fi
   install
@@ -423,7 +428,7 @@ probe() {
 }
 
 status() {
-  plan
+  plan || die "nft cannot read the ruleset: $NFT_ERROR"
   echo "kube-proxy mode: $MODE"
   echo "method: ${USE:-none} (configured: $METHOD)"
   echo "NodePort addresses: IPv4 $(served "$NODEPORTS4"); IPv6 $(served "$NODEPORTS6")"
@@ -511,7 +516,10 @@ set_tick() {
 
 # reconcile: plan again; rebuild the rules if the plan changed, repair them if they drifted.
 reconcile() {
-  plan
+  if ! plan; then
+    log "nft cannot read the ruleset ($NFT_ERROR); trying again at the next change or resync"
+    return 0
+  fi
   if [ "$(intent)" != "$(cat "$STATE_DIR/intent" 2>/dev/null)" ]; then
     log "plan changed: kube-proxy mode $MODE; method ${USE:-none}; IPv4 $(served "$NODEPORTS4"); IPv6 $(served "$NODEPORTS6")"
     install

@@ -89,7 +89,8 @@ app.kubernetes.io/component: app
 {{- end -}}
 
 {{/*
-edge.image: an image reference from a {repository, tag, digest} value, by digest when one is set.
+edge.image: an image reference from a {repository, tag, digest} value: repository:tag, or
+repository:tag@digest when a digest is set (the runtime pulls by digest; the tag is for humans).
 Usage: {{ include "edge.image" .Values.nodeInit.image }}
 */}}
 {{- define "edge.image" -}}
@@ -97,7 +98,7 @@ Usage: {{ include "edge.image" .Values.nodeInit.image }}
 {{- fail "edge.image takes an image value with repository, tag and digest" -}}
 {{- end -}}
 {{- if .digest -}}
-{{- printf "%s@%s" .repository .digest -}}
+{{- printf "%s:%s@%s" .repository .tag .digest -}}
 {{- else -}}
 {{- printf "%s:%s" .repository .tag -}}
 {{- end -}}

@@ -505,7 +505,7 @@ export interface EdgeValues {
      */
     resyncSeconds: number;
     /**
-     * Image with sh, nft, ip, awk, curl and nsenter.
+     * node-init's own image (images/node-init: the programs node-init.sh runs, from Debian packages), at the chart's version and pinned by digest.
      */
     image: {
       /**
@@ -517,7 +517,7 @@ export interface EdgeValues {
        */
       tag: string;
       /**
-       * Optional `sha256:…` digest; when set the image is pulled by digest.
+       * Optional `sha256:…` digest; when set the image is pulled by digest (the tag is kept for humans).
        */
       digest: string;
       /**
@@ -658,7 +658,7 @@ export interface EdgeValues {
        */
       tag: string;
       /**
-       * Optional `sha256:…` digest; when set the image is pulled by digest.
+       * Optional `sha256:…` digest; when set the image is pulled by digest (the tag is kept for humans).
        */
       digest: string;
       /**

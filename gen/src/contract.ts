@@ -43,10 +43,10 @@ const resources = (description: string, amounts: { cpu: Quantities; memory: Quan
   }, { open });
 };
 
-const image = (description: string, repository: string, tag: string): Node => obj(description, {
+const image = (description: string, repository: string, tag: string, digest = ""): Node => obj(description, {
   repository: str("Image repository; point it at your mirror in air-gapped clusters.", repository, { pattern: re.imageRepository }),
   tag: str("Image tag.", tag, { pattern: re.imageTag }),
-  digest: str("Optional `sha256:…` digest; when set the image is pulled by digest.", "", { pattern: re.imageDigest }),
+  digest: str("Optional `sha256:…` digest; when set the image is pulled by digest (the tag is kept for humans).", digest, { pattern: re.imageDigest }),
   pullPolicy: oneOf("Image pull policy.", ["IfNotPresent", "Always", "Never"], "IfNotPresent"),
 });
 
@@ -176,7 +176,8 @@ const nodeInit = obj("node-init: a DaemonSet that makes every node's ports 80/44
     { type: "string", pattern: re.interfaceName }, [], { uniqueItems: true }),
   resyncSeconds: int("Seconds between full checks of the rules, the safety net: changes to the ruleset (a flush, a firewall reload, kube-proxy's NodePort addresses) wake node-init at once through `nft monitor`.",
     30, { minimum: 5, maximum: 3600 }),
-  image: image("Image with sh, nft, ip, awk, curl and nsenter.", "docker.io/nicolaka/netshoot", "v0.14"),
+  image: image("node-init's own image (images/node-init: the programs node-init.sh runs, from Debian packages), at the chart's version and pinned by digest.",
+    "ghcr.io/edge-chart/edge-node-init", "0.1.0", "sha256:d636b4727b98aec6c66ef316b65df3d7089e1a7390bbb471e75f6e2928315f61"),
   resources: resources("Resources of each node-init container. Its only disk use is its log (the kubelet rotates container logs at 10Mi by default); its state lives in memory.",
     { cpu: ["10m", "100m"], memory: ["16Mi", "64Mi"], ephemeralStorage: ["16Mi", "64Mi"] }),
   nodeSelector: map("Nodes that get node-init (and so answer on 80/443).", {}, { type: "string" }),

@@ -14,7 +14,7 @@ import { helms } from "../lib/tools.js";
 afterAll(removeScratchCharts);
 
 interface Image { repository: string; tag: string; digest?: string }
-const ref = (i: Image) => (i.digest ? `${i.repository}@${i.digest}` : `${i.repository}:${i.tag}`);
+const ref = (i: Image) => `${i.repository}:${i.tag}${i.digest ? `@${i.digest}` : ""}`;
 
 const chart = parse(readFileSync(join(repoRoot, "Chart.yaml"), "utf8")) as { annotations: Record<string, string> };
 const listed = (parse(chart.annotations["artifacthub.io/images"]!) as { name: string; image: string }[]);

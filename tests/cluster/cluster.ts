@@ -124,6 +124,11 @@ current-context: edge-test
           labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", type: "kwok" },
         },
         spec: {},
+        // kwok's defaults, plus the local disk every kubelet reports (pods may request it).
+        status: {
+          capacity: { cpu: "1k", memory: "1Ti", pods: "1M", "ephemeral-storage": "1Ti" },
+          allocatable: { cpu: "1k", memory: "1Ti", pods: "1M", "ephemeral-storage": "1Ti" },
+        },
       });
       if (r.status !== 201) throw new Error(`cluster: creating node ${name}: ${JSON.stringify(r.body)}`);
     }

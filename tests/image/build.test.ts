@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { repoRoot } from "../../gen/src/files.js";
 import { requirePrograms, run, which } from "../lib/tools.js";
 import { blobPath, build, builtImage, copyTree, type Descriptor, imageOf, imageSource, inImage, readJson, releaseArchs, treeOf } from "./image.js";
@@ -50,6 +51,15 @@ describe("node-init image > build", () => {
     for (const arch of releaseArchs) expect(read(again, `${arch}/digest`)).toBe(read(out, `${arch}/digest`));
     expect(sha256(readFileSync(join(again, "edge-node-init.oci.tar")))).toBe(sha256(readFileSync(join(out, "edge-node-init.oci.tar"))));
   }, 300_000);
+
+  it("should be the image the chart runs by default: its repository at the chart version, pinned to this digest", () => {
+    const values = parse(readFileSync(join(repoRoot, "values.yaml"), "utf8")) as { nodeInit: { image: { repository: string; tag: string; digest: string } } };
+    expect(values.nodeInit.image).toMatchObject({
+      repository: "ghcr.io/edge-chart/edge-node-init",
+      tag: chartVersion(),
+      digest: readFileSync(join(out, "digest"), "utf8").trim(),
+    });
+  });
 
   it("should write an OCI layout whose every blob matches its digest and size, named for the chart version", () => {
     const layout = join(out, "oci");

@@ -255,7 +255,8 @@ describe.each(modes)("node-init > rules under kube-proxy %s mode", (mode) => {
       // backend); legacy iptables rules and IPVS's kube-ipvs0 are not in nftables and survive.
       if (mode === "nftables" || mode === "iptables-nft") tb.installKubeProxy();
       await tb.waitFor(() => tb.curl(tb.client, `${v4}/`).startsWith(backend(80)), "rules repaired", withinEvent);
-      expect(verb(tb, ni, "check").status).toBe(0);
+      // kube-proxy writes its rules in many steps (IPv4, then IPv6): node-init may plan once more.
+      await tb.waitFor(() => verb(tb, ni, "check").status === 0, "ready", withinEvent);
       expect(await r.stop()).toBe(0);
     });
 

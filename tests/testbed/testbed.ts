@@ -57,7 +57,8 @@ export class Testbed {
   readonly node: string;
   readonly kong: string;
   readonly app: string;
-  readonly dir: string;
+  private readonly prefix: string;
+  private workDir?: string;
   private readonly servers: ChildProcess[] = [];
 
   constructor(readonly mode: ProxyMode, tag = `${process.pid % 100000}`) {
@@ -66,7 +67,13 @@ export class Testbed {
     this.node = `${prefix}-node`;
     this.kong = `${prefix}-kong`;
     this.app = `${prefix}-app`;
-    this.dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+    this.prefix = prefix;
+  }
+
+  /** The testbed's scratch folder, made on first use (a suite that is filtered out makes none). */
+  get dir(): string {
+    this.workDir ??= mkdtempSync(join(tmpdir(), `${this.prefix}-`));
+    return this.workDir;
   }
 
   get namespaces(): string[] {
@@ -284,6 +291,7 @@ export class Testbed {
 
   destroy(): void {
     this.down();
-    rmSync(this.dir, { recursive: true, force: true });
+    if (this.workDir) rmSync(this.workDir, { recursive: true, force: true });
+    this.workDir = undefined;
   }
 }
