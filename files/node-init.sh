@@ -106,6 +106,7 @@ load_config() {
     case $seen in *" $public "*) die "NODE_INIT_PORTS: public port $public appears twice" ;; esac
     seen="$seen$public "
   done
+  PUBLIC_PORTS=$seen
 
   for port in $TLS_PORTS; do
     case $seen in *" $port "*) ;; *) die "NODE_INIT_TLS_PORTS: '$port' is not one of the public ports of NODE_INIT_PORTS" ;; esac
@@ -144,9 +145,20 @@ detect_proxy_mode() {
   if ip -o link show dev kube-ipvs0 >/dev/null 2>&1; then MODE=ipvs; return; fi
   case $TABLES in *"table ip kube-proxy"* | *"table ip6 kube-proxy"*) MODE=nftables; return ;; esac
   case $TABLES in *"table ip nat"*)
-    if nft list chain ip nat KUBE-SERVICES >/dev/null 2>&1; then MODE=iptables-nft; return; fi ;;
+    listed_or_absent ip nat KUBE-SERVICES || return 1
+    [ -z "$LISTING" ] || { MODE=iptables-nft; return; } ;;
   esac
   if grep -qx nat /proc/net/ip_tables_names 2>/dev/null; then MODE=iptables-legacy; else MODE=none; fi
+}
+
+# listed_or_absent FAMILY TABLE CHAIN [set]: LISTING = nft's listing of the chain (or set), empty
+# when there is none. Any other nft error fails, with the message in NFT_ERROR: a listing that
+# could not be read must never look like an absent one (that would withdraw the rules).
+listed_or_absent() {
+  if LISTING=$(nft list "${4:-chain}" "$1" "$2" "$3" 2>&1); then return 0; fi
+  case $LISTING in *"No such file or directory"*) LISTING=""; return 0 ;; esac
+  NFT_ERROR=$LISTING
+  return 1
 }
 
 # addresses FAMILY SOURCE: the valid addresses on stdin (one per line) as "a, b"; anything else is
@@ -177,8 +189,9 @@ nodeport_addresses() {
       # A table per family served; its set nodeport-ips holds --nodeport-addresses (default
       # `primary`), and without that set kube-proxy serves every local address.
       case $TABLES in *"table $t kube-proxy"*) ;; *) return 0 ;; esac
-      listing=$(nft list set "$t" kube-proxy nodeport-ips 2>/dev/null) || { echo '*'; return; }
-      printf '%s\n' "$listing" | awk '
+      listed_or_absent "$t" kube-proxy nodeport-ips set || return 1
+      [ -n "$LISTING" ] || { echo '*'; return; }
+      printf '%s\n' "$LISTING" | awk '
         /elements = \{/ { on = 1; sub(/.*elements = \{/, "") }
         on { line = $0; if (sub(/\}.*/, "", line)) on = 0; n = split(line, a, /[ \t,]+/); for (i = 1; i <= n; i++) if (a[i] != "") print a[i] }' |
         addresses "$1" "kube-proxy's nodeport-ips"
@@ -186,8 +199,10 @@ nodeport_addresses() {
     iptables-nft)
       # KUBE-SERVICES jumps to KUBE-NODEPORTS once per --nodeport-addresses address (ip daddr X),
       # or once for every local address.
-      listing=$(nft list chain "$t" nat KUBE-SERVICES 2>/dev/null) || return 0
-      jumps=$(printf '%s\n' "$listing" | awk '
+      case $TABLES in *"table $t nat"*) ;; *) return 0 ;; esac
+      listed_or_absent "$t" nat KUBE-SERVICES || return 1
+      [ -n "$LISTING" ] || return 0
+      jumps=$(printf '%s\n' "$LISTING" | awk '
         /jump KUBE-NODEPORTS/ {
           for (i = 2; i < NF; i++) if ($i == "daddr" && ($(i - 1) == "ip" || $(i - 1) == "ip6")) { sub(/\/(32|128)$/, "", $(i + 1)); print $(i + 1); next }
           print "*"
@@ -236,8 +251,8 @@ plan() {
   fi
   conflicts=$(hostport_conflicts)
   [ -z "$conflicts" ] || BLOCKED="a CNI hostPort already claims port(s) $conflicts on this node and edge would shadow it (its rewrite runs before hostPort DNAT): remove that hostPort, or move Kong's public ports (kong.proxy.*.servicePort)"
-  NODEPORTS4=$(nodeport_addresses 4)
-  NODEPORTS6=$(nodeport_addresses 6)
+  NODEPORTS4=$(nodeport_addresses 4) || { NFT_ERROR="cannot list kube-proxy's IPv4 NodePort addresses"; return 1; }
+  NODEPORTS6=$(nodeport_addresses 6) || { NFT_ERROR="cannot list kube-proxy's IPv6 NodePort addresses"; return 1; }
   SERVICES4=$(ipvs_addresses 4)
   SERVICES6=$(ipvs_addresses 6)
 }
@@ -334,7 +349,7 @@ live_table() { nft -s list table "$FAMILY" "$TABLE" 2>/dev/null || true; }
 install() {
   mkdir -p "$STATE_DIR"
   if [ -n "$BLOCKED" ]; then
-    ! nft list table "$FAMILY" "$TABLE" >/dev/null 2>&1 || nft delete table "$FAMILY" "$TABLE"
+    remove_table || true
     RECORDED=""
     rm -f "$STATE_DIR/table"
     printf '%s\n' "$BLOCKED" >"$STATE_DIR/blocked"
@@ -379,13 +394,11 @@ recorded() {
 }
 }
 
+# remove_table: delete our table; fails if there was none.
+remove_table() { nft list table "$FAMILY" "$TABLE" >/dev/null 2>&1 && nft delete table "$FAMILY" "$TABLE"; }
+
 delete() {
-  if nft list table "$FAMILY" "$TABLE" >/dev/null 2>&1; then
-    nft delete table "$FAMILY" "$TABLE"
-    log "rules removed"
-  else
-    log "no rules to remove"
-  fi
+  if remove_table; then log "rules removed"; else log "no rules to remove"; fi
   rm -f "$STATE_DIR/table" "$STATE_DIR/intent" "$STATE_DIR/blocked"
 }
 
@@ -557,7 +570,8 @@ on_term() {
 
 # run: apply, then wait for events: repair at once when a transaction touches our table, plan
 # again when it touches what decides the plan (kube-proxy's tables and NodePort addresses, the
-# nat table's KUBE-SERVICES, CNI hostPort chains), and do both on every tick. Anything else
+# nat table's KUBE-SERVICES, CNI hostPort chains). A tick checks the table, and plans again
+# (every tick where nftables cannot report the change, every tenth elsewhere). Anything else
 # (kube-proxy rewriting its Service rules) costs one `read` and one `case` per line.
 run() {
   require curl mkfifo
@@ -607,8 +621,6 @@ run() {
 verb=${1:-}
 require nft ip awk grep sort
 load_config
-PUBLIC_PORTS=""
-for pair in $PORTS; do PUBLIC_PORTS="$PUBLIC_PORTS${PUBLIC_PORTS:+ }${pair%%:*}"; done
 case $verb in
   apply) apply ;;
   check) reason=$(check) || { echo "$reason" >&2; exit 1; } ;;

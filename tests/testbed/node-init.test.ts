@@ -290,7 +290,7 @@ iptables-nft -t nat -F KUBE-SVC-CHURN; iptables-nft -t nat -X KUBE-SVC-CHURN`,
       const counts = await result;
       expect(counts.failed, JSON.stringify(counts.errors)).toBe(0);
       await sleep(2 * resync * 1000); // a tick too
-      expect(reapplies(r.log())).toEqual([]);
+      expect(reapplies(r.log()), r.log()).toEqual([]);
       expect(await r.stop()).toBe(0);
     });
 
