@@ -2,8 +2,9 @@
 # edge node-init: make this network namespace's own addresses answer on the public ports
 # (80/443) by sending that traffic to Kong's NodePorts (30080/30443).
 #
-# Verbs: apply | check | delete | run | status | alive. The script acts on the network namespace it
-# runs in; entering the node's namespace is the container command's job (nsenter or hostNetwork).
+# Verbs: apply | check | delete | run | status | ready | alive. The script acts on the network
+# namespace it runs in; entering the node's namespace is the container command's job (nsenter or
+# hostNetwork). `ready` and `alive`, the probes, read files of the pod only.
 #
 # Configuration, all from the environment (set as literal values by the chart, validated here):
 #   NODE_INIT_PORTS           "80:30080 443:30443"  public port:NodePort pairs
@@ -374,11 +375,24 @@ apply() {
   install
 }
 
-# check: exit 0 iff our table is exactly what the last apply installed; prints why not. One nft
-# call, cheap enough for the readiness probe and for every ruleset event.
-check() {
-  if [ -s "$STATE_DIR/blocked" ]; then echo "no rules: $(cat "$STATE_DIR/blocked")"; return 1; fi
+# ready: the readiness probe. Exit 0 iff the last install put the rules in place (none withheld);
+# prints why not. It trusts `run`, which checks the live table at every change nft reports (any
+# change to our table) and every resync, repairs it at once, and exits if it cannot; so the probe
+# reads two files of the pod, needs neither nft nor the node's namespace, and a stuck loop is the
+# liveness probe's (`alive`) to catch.
+ready() {
+  if [ -s "$STATE_DIR/blocked" ]; then
+    read -r why <"$STATE_DIR/blocked" || true
+    echo "no rules: $why"
+    return 1
+  fi
   [ -s "$STATE_DIR/table" ] || { echo "no rules applied yet"; return 1; }
+}
+
+# check: exit 0 iff our table is exactly what the last apply installed; prints why not. One nft
+# call, cheap enough for every ruleset event.
+check() {
+  ready || return 1
   [ -n "${RECORDED:-}" ] || recorded
   live=$(live_table)
   [ -n "$live" ] || { echo "table $FAMILY $TABLE is missing"; return 1; }
@@ -624,9 +638,10 @@ load_config
 case $verb in
   apply) apply ;;
   check) reason=$(check) || { echo "$reason" >&2; exit 1; } ;;
+  ready) reason=$(ready) || { echo "$reason" >&2; exit 1; } ;;
   delete) delete ;;
   run) run ;;
   status) status ;;
   alive) reason=$(alive) || { echo "$reason" >&2; exit 1; } ;;
-  *) echo "usage: $0 apply|check|delete|run|status|alive" >&2; exit 2 ;;
+  *) echo "usage: $0 apply|check|delete|run|status|ready|alive" >&2; exit 2 ;;
 esac

@@ -9,20 +9,20 @@
  * Keep-alive runs use wrk; new-connection runs use ab without -k (each request a new TCP
  * connection, counted in the node's conntrack table to prove it). Targets are interleaved round by
  * round and medians reported, as single runs vary by several percent. Then node-init's own
- * footprint: CPU per `check` (the readiness probe), CPU of `run` per resync while nothing
- * changes, peak RSS of `run` and its children, and how fast `run` repairs its table after 20
- * deletions or flushes.
+ * footprint, run from its image: CPU per readiness probe and per `check`, CPU of `run` per resync
+ * while nothing changes, peak RSS of `run` and its children, and how fast `run` repairs its table
+ * after 20 deletions or flushes.
  *
  * Options (environment): BENCH_ROUNDS (default 5), BENCH_SECONDS (wrk duration, default 3),
  * BENCH_REQUESTS (ab requests per run, default 4000), BENCH_RESYNCS (default 30),
  * BENCH_BASELINE_SCRIPT (another node-init.sh whose footprint to measure alongside).
  */
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { removeScratchCharts } from "../lib/chart.js";
 import { requirePrograms } from "../lib/tools.js";
-import { containerEnv, type NodeInit, renderNodeInit, startRun, verb } from "../testbed/node-init.js";
+import { inPod, type NodeInit, renderNodeInit, startRun, verb } from "../testbed/node-init.js";
 import { addr, inNs, shIn, Testbed } from "../testbed/testbed.js";
 
 if (process.getuid?.() !== 0) throw new Error("bench: the netns testbed needs root");
@@ -117,12 +117,12 @@ function usage(root: number): { cpu: number; rss: number; anon: number } {
   return { cpu, rss, anon };
 }
 
-/** CPU milliseconds per `check` (the readiness probe's verb), over `count` runs in one shell. */
-function checkCpuMs(tb: Testbed, ni: NodeInit, count: number): number {
-  const env = containerEnv(ni, { NODE_INIT_STATE_DIR: join(tb.dir, "state") });
-  // The shell's own /proc stat at the end holds the CPU time of every check it waited for.
-  const out = inNs(tb.node, "sh", ["-c", `i=0; while [ $i -lt ${count} ]; do sh "$0" check || exit 1; i=$((i + 1)); done; cat /proc/$$/stat`, ni.script], { env }).stdout;
-  const stat = out.split(") ")[1]!.split(" ");
+/** CPU milliseconds per run of `verbName`, from the image, over `count` runs in one shell. */
+function verbCpuMs(tb: Testbed, ni: NodeInit, verbName: string, count: number): number {
+  // The shell's own /proc stat at the end holds the CPU time of every run it waited for.
+  const loop = `i=0; while [ $i -lt ${count} ]; do sh /scripts/node-init.sh ${verbName} || exit 1; i=$((i + 1)); done; cat /proc/$$/stat`;
+  const { argv, env } = inPod(tb, ni, ["/bin/sh", "-c", loop]);
+  const stat = inNs(tb.node, argv[0]!, argv.slice(1), { env }).stdout.split(") ")[1]!.split(" ");
   return ((Number(stat[13]) + Number(stat[14])) * 10) / count;
 }
 
@@ -146,14 +146,15 @@ function repairLatencies(tb: Testbed, times: number): number[] {
   return shIn(tb.node, script).stdout.trim().split("\n").map((ns) => Number(ns) / 1e9);
 }
 
-interface Footprint { checkMs: number; resyncMs: number; rssKiB: number; anonKiB: number; repairs?: number[] }
+interface Footprint { probe: string; probeMs: number; checkMs: number; resyncMs: number; rssKiB: number; anonKiB: number; repairs?: number[] }
 
 /**
  * node-init's own cost, for `ni.script` (the chart's, or a baseline to compare with): `run` at a
  * 1 s resync for `resyncs` resyncs while nothing changes (CPU per resync, whatever the script
- * does on some of them only, and peak memory), then the `check` verb, then repairs.
+ * does on some of them only, and peak memory), then the readiness probe's verb `probe` and the
+ * `check` verb, then repairs.
  */
-async function footprint(tb: Testbed, ni: NodeInit, measureRepairs: boolean): Promise<Footprint> {
+async function footprint(tb: Testbed, ni: NodeInit, probe: string, measureRepairs: boolean): Promise<Footprint> {
   const r = startRun(tb, ni, { NODE_INIT_RESYNC_SECONDS: "1", NODE_INIT_API_URL: "http://127.0.0.1:1" });
   try {
     await tb.waitFor(() => verb(tb, ni, "check").status === 0, "run applied the rules");
@@ -169,9 +170,10 @@ async function footprint(tb: Testbed, ni: NodeInit, measureRepairs: boolean): Pr
       anon = Math.max(anon, now.anon);
     }
     const resyncMs = ((usage(pid).cpu - start.cpu) * 1000) / resyncs;
-    const checkMs = checkCpuMs(tb, ni, 50);
+    const probeMs = verbCpuMs(tb, ni, probe, 50);
+    const checkMs = verbCpuMs(tb, ni, "check", 50);
     const repairs = measureRepairs ? repairLatencies(tb, 20) : undefined;
-    return { checkMs, resyncMs, rssKiB: rss / 1024, anonKiB: anon / 1024, repairs };
+    return { probe, probeMs, checkMs, resyncMs, rssKiB: rss / 1024, anonKiB: anon / 1024, repairs };
   } finally {
     await r.stop();
   }
@@ -218,22 +220,26 @@ async function main() {
       lines.push(`  ratio node:80 / nodePort = ${ratio("node:80", "nodePort").toFixed(3)}   node:80 / pod = ${ratio("node:80", "pod").toFixed(3)}   (median of per-round ratios)`);
     }
     const describe = (name: string, fp: Footprint) => {
-      lines.push(`  ${name}: \`check\` verb (the readiness probe) ${fp.checkMs.toFixed(1)} ms CPU; run ${fp.resyncMs.toFixed(1)} ms CPU per resync while nothing changes, so ${(fp.resyncMs * 2).toFixed(0)} ms per idle minute at the default 30 s resync`);
+      lines.push(`  ${name}: readiness probe (\`${fp.probe}\` verb) ${fp.probeMs.toFixed(1)} ms CPU; \`check\` verb ${fp.checkMs.toFixed(1)} ms CPU`);
+      lines.push(`  ${name}: run ${fp.resyncMs.toFixed(1)} ms CPU per resync while nothing changes, so ${(fp.resyncMs * 2).toFixed(0)} ms per idle minute at the default 30 s resync`);
       lines.push(`  ${name}: peak RSS ${fp.rssKiB.toFixed(0)} KiB, of it private ${fp.anonKiB.toFixed(0)} KiB (run and its children)`);
       if (fp.repairs) {
         const sorted = [...fp.repairs].sort((a, b) => a - b);
         lines.push(`  ${name}: repair after ${sorted.length} deletions/flushes of its table: median ${(median(sorted) * 1000).toFixed(0)} ms, worst ${(sorted.at(-1)! * 1000).toFixed(0)} ms`);
       }
     };
-    lines.push("", `node-init footprint (run over ${resyncs} resyncs at 1 s; check over 50 runs):`);
-    describe("node-init", await footprint(tb, ni, true));
+    lines.push("", `node-init footprint, from its image (run over ${resyncs} resyncs at 1 s; probe and check over 50 runs each):`);
+    const probe = ni.main.readinessProbe!.exec.command.at(-1)!;
+    describe("node-init", await footprint(tb, ni, probe, true));
     if (baseline) {
       // The same measurements for another version of the script, e.g. the previous release's.
-      const old = { ...ni, script: join(tb.dir, "baseline-node-init.sh") };
+      // Its own /scripts folder; its readiness probe was `check`.
+      const old = { ...ni, script: join(tb.dir, "baseline", "node-init.sh") };
+      mkdirSync(join(tb.dir, "baseline"));
       writeFileSync(old.script, readFileSync(baseline, "utf8"));
       verb(tb, ni, "delete");
       if (verb(tb, old, "apply").status !== 0) throw new Error("bench: the baseline script's apply failed");
-      describe(`baseline ${baseline}`, await footprint(tb, old, false));
+      describe(`baseline ${baseline}`, await footprint(tb, old, "check", false));
     }
     console.log(lines.join("\n"));
   } finally {

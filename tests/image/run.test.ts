@@ -1,12 +1,8 @@
 /**
  * node-init image > run: the rendered container commands, run with nothing but the image's own
- * files (chrooted into a copy of its tree, mounted as the kubelet would: read-only root, /proc,
- * the script read-only at /scripts, the state directory), in a testbed node namespace. The rules
- * land in that namespace, and each kube-proxy mode is detected with the image's tools alone.
- *
- * hostPID is reproduced as in tests/testbed/capabilities.test.ts: a new PID namespace whose PID 1
- * sits in the node namespace, and the "container" in a network namespace of its own, so the
- * rendered `nsenter --target 1 --net` — the image's nsenter — lands in the node.
+ * files (tests/image/pod.ts: chrooted into a copy of its tree, mounted as the kubelet would), in a
+ * testbed node namespace. The rules land in that namespace, and each kube-proxy mode is detected
+ * with the image's tools alone.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -16,49 +12,27 @@ import { removeScratchCharts } from "../lib/chart.js";
 import { requirePrograms, run } from "../lib/tools.js";
 import { type NodeInit, renderNodeInit } from "../testbed/node-init.js";
 import { inNs, type ProxyMode, shIn, Testbed } from "../testbed/testbed.js";
-import { builtImage, copyTree, imageOf, runtimeMounts } from "./image.js";
+import { type HostAccess, ImagePod, type PodVolumes, serviceAccountPath as SA } from "./pod.js";
 
 if (process.getuid?.() !== 0) throw new Error("node-init image > run: namespaces and chroot need root (CI runs as root)");
 requirePrograms("chroot", "cp", "mount", "unshare", "ip", "nft", "iptables-nft", "iptables-legacy", "openssl", "curl");
 
 const hostRuleset = run("nft", ["-s", "list", "ruleset"]).stdout;
-let rootfs = "";
-let imageEnv: string[] = [];
-beforeAll(() => {
-  const image = builtImage();
-  rootfs = image.rootfs("amd64");
-  imageEnv = imageOf(image.out, "amd64").config.config.Env;
-});
 afterAll(() => {
   removeScratchCharts();
   // The machine's own ruleset is exactly as it was.
   expect(run("nft", ["-s", "list", "ruleset"]).stdout).toBe(hostRuleset);
 });
 
-/** Where Kubernetes mounts the ServiceAccount's token and CA certificate. */
-const SA = "/var/run/secrets/kubernetes.io/serviceaccount";
-
 /**
- * The pod's mounts, then the container's command chrooted into the image: $0 is the image's tree,
- * $1 the script folder, $2 the state folder (the pod's emptyDir, kept between containers), $3 the
- * ServiceAccount folder, the rest the command. Runs in a mount namespace of its own, so every
- * mount ends with it.
+ * A testbed node namespace and a pod of the image, made in beforeAll (so a skipped suite leaves
+ * nothing) and removed in afterAll.
  */
-const POD = `root=$0 scripts=$1 state=$2 sa=$3; shift 3
-mount --bind "$root" "$root" && mount -o remount,bind,ro "$root"
-${runtimeMounts}
-mount --bind "$scripts" "$root/scripts" && mount -o remount,bind,ro "$root/scripts"
-mount --bind "$state" "$root/run/edge-node-init"
-mount --bind "$sa" "$root/${SA.slice(1)}" && mount -o remount,bind,ro "$root/${SA.slice(1)}"
-exec chroot "$root" "$@"`;
-
-/**
- * A testbed node namespace and a copy of the image's tree with the pod's mount points, made in
- * beforeAll (so a skipped suite leaves nothing) and removed in afterAll.
- */
-function pod(mode: ProxyMode, tag: string, hostAccess: "hostPID" | "hostNetwork") {
+function pod(mode: ProxyMode, tag: string, hostAccess: HostAccess) {
   let tb: Testbed | undefined;
   let ni: NodeInit;
+  let image: ImagePod;
+  let volumes: PodVolumes;
   const at = (name: string) => join(tb!.dir, name);
   beforeAll(() => {
     Testbed.reapStale();
@@ -66,23 +40,15 @@ function pod(mode: ProxyMode, tag: string, hostAccess: "hostPID" | "hostNetwork"
     tb.down();
     run("ip", ["netns", "add", tb.node]);
     ni = renderNodeInit(tb.dir, [`nodeInit.hostAccess=${hostAccess}`]);
-    // The mount points of the pod's volumes, as the container runtime creates them.
-    copyTree(rootfs, at("rootfs"), ["scripts", "run/edge-node-init", SA.slice(1)]);
-    for (const d of ["scripts", "state", "serviceaccount"]) mkdirSync(at(d), { recursive: true });
-    copyFileSync(ni.script, join(at("scripts"), "node-init.sh"));
+    image = new ImagePod(tb.dir);
+    volumes = image.volumes(ni.script);
   });
   afterAll(() => tb?.destroy());
 
   /** The `ip netns exec` arguments and environment that run a container's command in the image. */
   const invocation = (verb: string, command?: string[]) => {
     const rendered = command ?? ni.init.command.map((a) => (a === "apply" ? verb : a));
-    // The image's environment, then the container's, as the runtime merges them.
-    const env = { ...Object.fromEntries(imageEnv.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)])), ...ni.env };
-    const args = [at("rootfs"), at("scripts"), at("state"), at("serviceaccount"), ...rendered];
-    if (hostAccess === "hostNetwork") return { args: ["unshare", "--mount", "--", "sh", "-c", POD, ...args], env };
-    // PID 1 of a new PID namespace stays in the node namespace; `; exit` keeps sh from exec'ing.
-    return { args: ["unshare", "--pid", "--fork", "--mount-proc", "--", "sh", "-c",
-      `unshare --net --mount -- sh -c '${POD.replace(/'/g, `'\\''`)}' "$0" "$@"; exit $?`, ...args], env };
+    return { args: image.argv(hostAccess, volumes, rendered), env: image.env(ni.env) };
   };
   /** Runs the rendered command of a container (or probe) for `verb`, in the image, to its end. */
   const container = (verb: string, command?: string[]) => {
@@ -118,10 +84,13 @@ describe.each(["hostPID", "hostNetwork"] as const)("node-init image > run with n
     expect(table.stdout).toContain("tcp dport set 30080");
   });
 
-  it("should pass the rendered readiness probe (check) and report status", () => {
+  it("should pass the rendered readiness probe (ready), check the table and report status", () => {
     const probe = (rendered().main as unknown as { readinessProbe: { exec: { command: string[] } } }).readinessProbe.exec.command;
-    expect(probe).toContain("check");
-    const check = container("check", probe);
+    expect(probe).toEqual(["/bin/sh", "/scripts/node-init.sh", "ready"]);
+    // With hostPID the probe runs in the container's own network namespace: it needs none.
+    const ready = container("ready", probe);
+    expect(ready.status, ready.stderr).toBe(0);
+    const check = container("check");
     expect(check.status, check.stderr).toBe(0);
     const status = container("status");
     expect(status.status, status.stderr).toBe(0);

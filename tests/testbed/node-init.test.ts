@@ -1,6 +1,6 @@
 /**
- * node-init > rules: the rendered node-init.sh, run with the rendered environment inside a
- * network-namespace testbed, under the NodePort rules of each kube-proxy mode, with real HTTP
+ * node-init > rules: the rendered node-init.sh, run from the node-init image's own tree with the
+ * rendered environment inside a network-namespace testbed, under the NodePort rules of each kube-proxy mode, with real HTTP
  * backends. Root is required (CI runs as root); the machine's own namespace is never touched.
  */
 import { spawn } from "node:child_process";
@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { removeScratchCharts } from "../lib/chart.js";
 import { requirePrograms, run } from "../lib/tools.js";
-import { type NodeInit, renderNodeInit, runsInNode, startRun, stopRuns, verb } from "./node-init.js";
+import { type NodeInit, renderNodeInit, runsInNode, startRun, stopRuns, verb, verbOnHost } from "./node-init.js";
 import { addr, inNs, type ProxyMode, shIn, Testbed } from "./testbed.js";
 
 if (process.getuid?.() !== 0) throw new Error("node-init > rules: the netns testbed needs root (CI runs as root)");
@@ -219,6 +219,11 @@ describe.each(modes)("node-init > rules under kube-proxy %s mode", (mode) => {
     // loaded 2-core machine this long.
     const eventOnly = { ...api, NODE_INIT_RESYNC_SECONDS: "3600" };
     const withinEvent = 3;
+    /** Seconds from `start` (performance.now()) until node-init's table is back, polled every 20 ms. */
+    const repaired = async (start: number) => {
+      await tb.waitFor(() => inNs(tb.node, "nft", ["list", "table", "inet", "edge_node_init"], { allowFail: true }).status === 0, "the table repaired", withinEvent, 20);
+      return (performance.now() - start) / 1000;
+    };
     /** Starts `run` and waits until it watches the ruleset. */
     const watching = async (env: Record<string, string>) => {
       const r = startRun(tb, ni, env);
@@ -238,22 +243,26 @@ describe.each(modes)("node-init > rules under kube-proxy %s mode", (mode) => {
     });
     afterEach(async () => { await stopRuns(); });
 
-    it("should repair at once when its table is deleted, without waiting for a resync, and log it", async () => {
+    it("should repair within a second when its table is deleted, without waiting for a resync, and log it", async () => {
       const r = await watching(eventOnly);
+      const start = performance.now();
       inNs(tb.node, "nft", ["delete", "table", "inet", "edge_node_init"]);
-      await tb.waitFor(() => tb.curl(tb.client, `${v4}/`).startsWith(backend(80)), "rules repaired", withinEvent);
+      expect(await repaired(start)).toBeLessThan(1);
+      expect(tb.curl(tb.client, `${v4}/`)).toMatch(new RegExp(`^${backend(80)}`));
       // The log line precedes the repair, but its pipe is read only when the event loop runs.
       await tb.waitFor(() => r.log().includes("drift: table inet edge_node_init is missing; re-applying"), "the drift logged");
       expect(await r.stop()).toBe(0);
       expect(r.log()).toContain("DaemonSet still exists: keeping rules");
     });
 
-    it("should repair after a firewall reload (nft flush ruleset) once kube-proxy restored its rules", async () => {
+    it("should repair within a second of a firewall reload (nft flush ruleset) once kube-proxy restored its rules", async () => {
       const r = await watching(eventOnly);
       inNs(tb.node, "nft", ["flush", "ruleset"]);
       // kube-proxy rewrites what the flush took (its nftables tables, or iptables' nf_tables
       // backend); legacy iptables rules and IPVS's kube-ipvs0 are not in nftables and survive.
+      const start = performance.now();
       if (mode === "nftables" || mode === "iptables-nft") tb.installKubeProxy();
+      expect(await repaired(start)).toBeLessThan(1);
       await tb.waitFor(() => tb.curl(tb.client, `${v4}/`).startsWith(backend(80)), "rules repaired", withinEvent);
       // kube-proxy writes its rules in many steps (IPv4, then IPv6): node-init may plan once more.
       await tb.waitFor(() => verb(tb, ni, "check").status === 0, "ready", withinEvent);
@@ -313,15 +322,30 @@ iptables-nft -t nat -F KUBE-SVC-CHURN; iptables-nft -t nat -X KUBE-SVC-CHURN`,
       try {
         // The hostPort's own DNAT answers: edge no longer shadows it.
         await tb.waitFor(() => tb.curl(tb.client, `${v4}/`).startsWith("app 80"), "the hostPort answering", withinEvent);
-        const check = verb(tb, ni, "check");
-        expect(check.status).toBe(1);
-        expect(check.stderr).toContain("no rules: a CNI hostPort already claims port(s) 80 on this node");
+        for (const probe of ["ready", "check"]) {
+          const p = verb(tb, ni, probe);
+          expect(p.status).toBe(1);
+          expect(p.stderr).toContain("no rules: a CNI hostPort already claims port(s) 80 on this node");
+        }
         expect(verb(tb, ni, "status").stdout).toContain("rules: no rules: a CNI hostPort already claims port(s) 80");
         await tb.waitFor(() => r.log().includes("no rules installed: a CNI hostPort already claims port(s) 80"), "the reason logged");
       } finally {
         tb.removeHostPort();
       }
       await tb.waitFor(() => tb.curl(tb.client, `${v4}/`).startsWith(backend(80)), "rules back", withinEvent);
+      await tb.waitFor(() => verb(tb, ni, "ready").status === 0, "ready again", withinEvent);
+      expect(await r.stop()).toBe(0);
+    });
+
+    it("should be ready while run keeps the rules, drift included (it repairs within a second)", async () => {
+      const r = await watching(eventOnly);
+      expect(verb(tb, ni, "ready").status).toBe(0);
+      const start = performance.now();
+      inNs(tb.node, "nft", ["delete", "table", "inet", "edge_node_init"]);
+      // The probe reads the pod's files: the loop answers for the table, and has it back at once.
+      expect(verb(tb, ni, "ready").status).toBe(0);
+      expect(await repaired(start)).toBeLessThan(1);
+      expect(verb(tb, ni, "check").status).toBe(0);
       expect(await r.stop()).toBe(0);
     });
 
@@ -445,10 +469,12 @@ describe.each(modes)("node-init > a node whose kube-proxy (%s mode) has not writ
     expect(tableExists()).toBe(false);
   });
 
-  it("should fail check (not ready) and tell in status what it found and what to do", () => {
-    const check = verb(tb, ni, "check");
-    expect(check.status).toBe(1);
-    expect(check.stderr).toContain("no rules: no kube-proxy found");
+  it("should not be ready, fail check and tell in status what it found and what to do", () => {
+    for (const probe of ["ready", "check"]) {
+      const r = verb(tb, ni, probe);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain("no rules: no kube-proxy found");
+    }
     const status = verb(tb, ni, "status").stdout;
     expect(status).toContain("kube-proxy mode: none");
     expect(status).toContain("A cluster without kube-proxy (Cilium's kube-proxy replacement, Calico eBPF) serves NodePorts before netfilter");
@@ -471,7 +497,8 @@ describe.each(modes)("node-init > a node whose kube-proxy (%s mode) has not writ
     const v4 = `http://${addr.node4}/`;
     await tb.waitFor(() => tb.curl(tb.client, v4).startsWith(mode === "ipvs" ? "kong-ipvs 30080" : "kong 8000"), "node:80 served", 8);
     // kube-proxy writes its rules in many steps (IPv4, then IPv6): node-init may plan once more.
-    await tb.waitFor(() => verb(tb, ni, "check").status === 0, "ready");
+    await tb.waitFor(() => verb(tb, ni, "check").status === 0, "rules checked");
+    expect(verb(tb, ni, "ready").status).toBe(0);
     await tb.waitFor(() => r.log().includes(`plan changed: kube-proxy mode ${mode}`), "the change logged");
     expect(await r.stop()).toBe(0);
   });
@@ -507,7 +534,7 @@ describe("node-init > script input", () => {
     expect(inNs(tb.node, "nft", ["list", "ruleset"]).stdout).toBe("");
   });
 
-  it("should run on a busybox userland, as in the Alpine-based image", () => {
+  it("should run on a busybox userland, as in an Alpine-based image set in nodeInit.image", () => {
     const bin = join(tb.dir, "busybox-bin");
     mkdirSync(bin);
     const { busybox } = requirePrograms("busybox");
@@ -531,7 +558,7 @@ describe("node-init > script input", () => {
     for (const tool of ["sh", "ip", "awk", "grep", "sort", "date"]) {
       symlinkSync(run("sh", ["-c", `command -v ${tool}`]).stdout.trim(), join(bin, tool));
     }
-    const r = verb(tb, ni, "apply", { PATH: bin });
+    const r = verbOnHost(tb, ni, "apply", { PATH: bin });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("required tool 'nft' is not installed");
   });

@@ -1,10 +1,12 @@
 /**
  * node-init as the chart renders it: the script from the ConfigMap, the environment and commands
- * from the DaemonSet's containers. Tests run exactly this, inside a Testbed namespace.
+ * from the DaemonSet's containers, run from the node-init image's own tree (tests/image/pod.ts).
+ * Tests run exactly this, inside a Testbed namespace.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { ImagePod } from "../image/pod.js";
 import { type K8sObject, render } from "../lib/chart.js";
 import { helms, type Run, run } from "../lib/tools.js";
 import { inNs, type Testbed } from "./testbed.js";
@@ -48,8 +50,33 @@ export function containerEnv(ni: NodeInit, overrides: Record<string, string> = {
   return { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", ...ni.env, ...overrides };
 }
 
-/** Runs one verb of the rendered script in the testbed's node namespace. */
+/** A copy of the image's tree per testbed, made on first use and removed with the testbed's folder. */
+const pods = new Map<string, ImagePod>();
+
+/**
+ * The argv and environment of `command` in a container of the node-init image, in the node's
+ * network namespace (hostNetwork): the rendered script read-only at /scripts, NODE_INIT_STATE_DIR
+ * (default join(tb.dir, "state")) mounted where the chart mounts the state emptyDir, the container
+ * environment plus `overrides`.
+ */
+export function inPod(tb: Testbed, ni: NodeInit, command: readonly string[], overrides: Record<string, string> = {}): { argv: string[]; env: NodeJS.ProcessEnv } {
+  let pod = pods.get(tb.dir);
+  if (!pod) pods.set(tb.dir, (pod = new ImagePod(join(tb.dir, "image"))));
+  const { NODE_INIT_STATE_DIR: state = join(tb.dir, "state"), ...env } = overrides;
+  const serviceAccount = join(tb.dir, "serviceaccount");
+  for (const d of [state, serviceAccount]) mkdirSync(d, { recursive: true });
+  const argv = pod.argv("hostNetwork", { scripts: dirname(ni.script), state, serviceAccount }, command);
+  return { argv, env: pod.env({ ...ni.env, ...env }) };
+}
+
+/** Runs one verb of the rendered script from the image, in the testbed's node namespace. */
 export function verb(tb: Testbed, ni: NodeInit, name: string, overrides: Record<string, string> = {}): Run {
+  const { argv, env } = inPod(tb, ni, ["/bin/sh", "/scripts/node-init.sh", name], overrides);
+  return inNs(tb.node, argv[0]!, argv.slice(1), { env, allowFail: true });
+}
+
+/** Runs one verb of the rendered script with the machine's programs (`overrides` set PATH). */
+export function verbOnHost(tb: Testbed, ni: NodeInit, name: string, overrides: Record<string, string> = {}): Run {
   return inNs(tb.node, "sh", [ni.script, name], { env: containerEnv(ni, { NODE_INIT_STATE_DIR: join(tb.dir, "state"), ...overrides }), allowFail: true });
 }
 
@@ -66,10 +93,11 @@ export interface RunProcess {
 /** `run` processes started and not yet exited; `stopRuns` ends them however a test ended. */
 const running = new Set<RunProcess>();
 
-/** Starts `run` in the node namespace, as the main container does; returns the process and its log. */
+/** Starts `run` from the image in the node namespace, as the main container does; returns the process and its log. */
 export function startRun(tb: Testbed, ni: NodeInit, overrides: Record<string, string> = {}): RunProcess {
-  const child = spawn("ip", ["netns", "exec", tb.node, "sh", ni.script, "run"], {
-    env: containerEnv(ni, { NODE_INIT_STATE_DIR: join(tb.dir, "state"), ...overrides }),
+  const { argv, env } = inPod(tb, ni, ["/bin/sh", "/scripts/node-init.sh", "run"], overrides);
+  const child = spawn("ip", ["netns", "exec", tb.node, ...argv], {
+    env,
     stdio: ["ignore", "pipe", "pipe"],
     // Its own process group, so stopRuns can end it with its children (ticker, nft monitor).
     detached: true,
