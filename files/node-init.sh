@@ -341,9 +341,6 @@ rules() {
   done
 }
 
-# The live table without counter values, as nft lists it (empty if absent).
-live_table() { nft -s list table "$FAMILY" "$TABLE" 2>/dev/null || true; }
-
 # --- verbs ----------------------------------------------------------------------------------
 
 # install: make the rules what `plan` decided (none while BLOCKED), and record the result.
@@ -359,7 +356,7 @@ install() {
     return 0
   fi
   ruleset | nft -f - || die "nft rejected the ruleset (method $USE)"
-  RECORDED=$(live_table)
+  RECORDED=$(nft -s list table "$FAMILY" "$TABLE" 2>/dev/null) || RECORDED=""
   printf '%s\n' "$RECORDED" >"$STATE_DIR/table"
   intent >"$STATE_DIR/intent"
   rm -f "$STATE_DIR/blocked"
@@ -376,27 +373,28 @@ apply() {
 }
 
 # ready: the readiness probe. Exit 0 iff the last install put the rules in place (none withheld);
-# prints why not. It trusts `run`, which checks the live table at every change nft reports (any
-# change to our table) and every resync, repairs it at once, and exits if it cannot; so the probe
-# reads two files of the pod, needs neither nft nor the node's namespace, and a stuck loop is the
-# liveness probe's (`alive`) to catch.
+# sets REASON to why not. It trusts `run`, which checks the live table at every change nft
+# reports (any change to our table) and every resync, repairs it at once, and exits if it cannot;
+# so the probe reads two files of the pod, needs neither nft nor the node's namespace, and a
+# stuck loop is the liveness probe's (`alive`) to catch.
 ready() {
   if [ -s "$STATE_DIR/blocked" ]; then
-    read -r why <"$STATE_DIR/blocked" || true
-    echo "no rules: $why"
+    read -r REASON <"$STATE_DIR/blocked" || true
+    REASON="no rules: $REASON"
     return 1
   fi
-  [ -s "$STATE_DIR/table" ] || { echo "no rules applied yet"; return 1; }
+  [ -s "$STATE_DIR/table" ] || { REASON="no rules applied yet"; return 1; }
 }
 
-# check: exit 0 iff our table is exactly what the last apply installed; prints why not. One nft
-# call, cheap enough for every ruleset event.
+# check: exit 0 iff our table is exactly what the last apply installed; sets REASON to why not.
+# One nft call and no subshell of its own: `run` makes it at every event on our table.
 check() {
   ready || return 1
   [ -n "${RECORDED:-}" ] || recorded
-  live=$(live_table)
-  [ -n "$live" ] || { echo "table $FAMILY $TABLE is missing"; return 1; }
-  [ "$live" = "$RECORDED" ] || { echo "table $FAMILY $TABLE was altered"; return 1; }
+  # The live table without counter values, as nft lists it (empty if absent).
+  live=$(nft -s list table "$FAMILY" "$TABLE" 2>/dev/null) || live=""
+  [ -n "$live" ] || { REASON="table $FAMILY $TABLE is missing"; return 1; }
+  [ "$live" = "$RECORDED" ] || { REASON="table $FAMILY $TABLE was altered"; return 1; }
 }
 
 # recorded: RECORDED = the table as the last apply left it, read by the shell alone.
@@ -459,7 +457,7 @@ status() {
   echo "kube-proxy mode: $MODE"
   echo "method: ${USE:-none} (configured: $METHOD)"
   echo "NodePort addresses: IPv4 $(served "$NODEPORTS4"); IPv6 $(served "$NODEPORTS6")"
-  if reason=$(check); then echo "rules: in place"; else echo "rules: $reason"; fi
+  if check; then echo "rules: in place"; else echo "rules: $REASON"; fi
   nft list table "$FAMILY" "$TABLE" 2>/dev/null | awk -v ports="$PORTS" '
     BEGIN { n = split(ports, p, " "); for (i = 1; i <= n; i++) { pk[p[i]] = 0; by[p[i]] = 0 } }
     /comment "edge [0-9]+->[0-9]+"/ {
@@ -558,8 +556,8 @@ reconcile() {
 
 # repair: re-apply if our table is not what was installed.
 repair() {
-  if ! reason=$(check); then
-    log "drift: $reason; re-applying"
+  if ! check; then
+    log "drift: $REASON; re-applying"
     install
   fi
 }
@@ -637,8 +635,8 @@ require nft ip awk grep sort
 load_config
 case $verb in
   apply) apply ;;
-  check) reason=$(check) || { echo "$reason" >&2; exit 1; } ;;
-  ready) reason=$(ready) || { echo "$reason" >&2; exit 1; } ;;
+  check) check || { echo "$REASON" >&2; exit 1; } ;;
+  ready) ready || { echo "$REASON" >&2; exit 1; } ;;
   delete) delete ;;
   run) run ;;
   status) status ;;

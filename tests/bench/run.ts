@@ -95,10 +95,10 @@ http {
 const pause = (ms: number) => new Promise((res) => setTimeout(res, ms));
 
 /**
- * CPU seconds (self + waited-for children), RSS and private (anonymous) RSS of `pid` and its
+ * CPU seconds (self + waited-for children), RSS, PSS and private (anonymous) RSS of `pid` and its
  * live descendants. Most of RSS is shared library pages; the private part is what a process adds.
  */
-function usage(root: number): { cpu: number; rss: number; anon: number } {
+function usage(root: number): { cpu: number; rss: number; pss: number; anon: number } {
   const tick = 100; // USER_HZ on Linux
   const stats = readdirSync("/proc").filter((d) => /^\d+$/.test(d)).flatMap((d) => {
     try { return [{ pid: Number(d), stat: readFileSync(`/proc/${d}/stat`, "utf8").split(") ")[1]!.split(" "), status: readFileSync(`/proc/${d}/status`, "utf8") }]; } catch { return []; }
@@ -108,13 +108,15 @@ function usage(root: number): { cpu: number; rss: number; anon: number } {
     grew = false;
     for (const p of stats) if (!tree.has(p.pid) && tree.has(Number(p.stat[1]))) { tree.add(p.pid); grew = true; }
   }
-  let cpu = 0, rss = 0, anon = 0;
+  let cpu = 0, rss = 0, pss = 0, anon = 0;
   for (const p of stats.filter((x) => tree.has(x.pid))) {
     cpu += (Number(p.stat[11]) + Number(p.stat[12]) + Number(p.stat[13]) + Number(p.stat[14])) / tick;
     rss += Number(/VmRSS:\s+(\d+)/.exec(p.status)?.[1] ?? 0) * 1024;
     anon += Number(/RssAnon:\s+(\d+)/.exec(p.status)?.[1] ?? 0) * 1024;
+    // PSS shares each page among the processes mapping it: shared libraries counted once in all.
+    try { pss += Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${p.pid}/smaps_rollup`, "utf8"))?.[1] ?? 0) * 1024; } catch { /* exited */ }
   }
-  return { cpu, rss, anon };
+  return { cpu, rss, pss, anon };
 }
 
 /** CPU milliseconds per run of `verbName`, from the image, over `count` runs in one shell. */
@@ -146,7 +148,7 @@ function repairLatencies(tb: Testbed, times: number): number[] {
   return shIn(tb.node, script).stdout.trim().split("\n").map((ns) => Number(ns) / 1e9);
 }
 
-interface Footprint { probe: string; probeMs: number; checkMs: number; resyncMs: number; rssKiB: number; anonKiB: number; repairs?: number[] }
+interface Footprint { probe: string; probeMs: number; checkMs: number; resyncMs: number; rssKiB: number; pssKiB: number; anonKiB: number; repairs?: number[] }
 
 /**
  * node-init's own cost, for `ni.script` (the chart's, or a baseline to compare with): `run` at a
@@ -162,18 +164,19 @@ async function footprint(tb: Testbed, ni: NodeInit, probe: string, measureRepair
     // The shell of `run` (ip netns exec execs into it, so the child's pid is the shell's).
     const pid = r.child.pid!;
     const start = usage(pid);
-    let rss = 0, anon = 0;
+    let rss = 0, pss = 0, anon = 0;
     for (let i = 0; i < resyncs; i++) {
       await pause(1000);
       const now = usage(pid);
       rss = Math.max(rss, now.rss);
+      pss = Math.max(pss, now.pss);
       anon = Math.max(anon, now.anon);
     }
     const resyncMs = ((usage(pid).cpu - start.cpu) * 1000) / resyncs;
     const probeMs = verbCpuMs(tb, ni, probe, 50);
     const checkMs = verbCpuMs(tb, ni, "check", 50);
     const repairs = measureRepairs ? repairLatencies(tb, 20) : undefined;
-    return { probe, probeMs, checkMs, resyncMs, rssKiB: rss / 1024, anonKiB: anon / 1024, repairs };
+    return { probe, probeMs, checkMs, resyncMs, rssKiB: rss / 1024, pssKiB: pss / 1024, anonKiB: anon / 1024, repairs };
   } finally {
     await r.stop();
   }
@@ -222,7 +225,7 @@ async function main() {
     const describe = (name: string, fp: Footprint) => {
       lines.push(`  ${name}: readiness probe (\`${fp.probe}\` verb) ${fp.probeMs.toFixed(1)} ms CPU; \`check\` verb ${fp.checkMs.toFixed(1)} ms CPU`);
       lines.push(`  ${name}: run ${fp.resyncMs.toFixed(1)} ms CPU per resync while nothing changes, so ${(fp.resyncMs * 2).toFixed(0)} ms per idle minute at the default 30 s resync`);
-      lines.push(`  ${name}: peak RSS ${fp.rssKiB.toFixed(0)} KiB, of it private ${fp.anonKiB.toFixed(0)} KiB (run and its children)`);
+      lines.push(`  ${name}: peak RSS ${fp.rssKiB.toFixed(0)} KiB, PSS ${fp.pssKiB.toFixed(0)} KiB, private ${fp.anonKiB.toFixed(0)} KiB (run and its children; RSS counts a shared library once per process, PSS once in all)`);
       if (fp.repairs) {
         const sorted = [...fp.repairs].sort((a, b) => a - b);
         lines.push(`  ${name}: repair after ${sorted.length} deletions/flushes of its table: median ${(median(sorted) * 1000).toFixed(0)} ms, worst ${(sorted.at(-1)! * 1000).toFixed(0)} ms`);
