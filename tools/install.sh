@@ -1,13 +1,17 @@
 #!/bin/sh
 # Installs what the tests need and a fresh machine lacks.
 # A tool already on PATH is reused when its version matches; a built one is kept until the pin changes.
-# Usage: sh tools/install.sh [system] [helm] [cluster] [lint]
+# Usage: sh tools/install.sh [system] [helm] [cluster] [node] [lint]
 #   system: the Debian packages of the programs in tools/programs.tsv that are not on PATH
 #     (apt-get, so root; only when something is missing).
 #   helm (the default): helm3, helm4, helm-unittest and psa-check, built from the Go module proxy
 #     at the versions pinned in tools/versions.env into .tools/bin.
 #   cluster: a local control plane for the cluster tests: etcd, kube-apiserver,
 #     kube-controller-manager, kube-scheduler and kwok (a cold build takes ~20 min on 2 cores).
+#   node: what a real node runs, for the node tests and the demo: kubelet and kube-proxy (the
+#     control plane's Kubernetes module and version), containerd with its runc shim and ctr, runc
+#     (cgo, with libseccomp from `system`) and the CNI plugins bridge, host-local, loopback and
+#     portmap (into .tools/cni, apart from iproute2's own `bridge`).
 #   lint: actionlint (the release workflow) and shfmt (its parser lists the commands of
 #     files/node-init.sh for the image tests).
 set -eu
@@ -65,9 +69,10 @@ helm_tools() {
   fi
 }
 
-# stale NAME STAMP: true unless $bin/NAME exists and was built for STAMP ($bin/.NAME.stamp).
+# stale NAME STAMP [DIR]: true unless DIR/NAME exists and was built for STAMP (DIR/.NAME.stamp);
+# DIR is $bin unless given.
 stale() {
-  ! [ -x "$bin/$1" ] || ! grep -qxF -- "$2" "$bin/.$1.stamp" 2>/dev/null
+  ! [ -x "${3:-$bin}/$1" ] || ! grep -qxF -- "$2" "${3:-$bin}/.$1.stamp" 2>/dev/null
 }
 
 # build_mod DIR LDFLAGS NAME=PACKAGE...: go build the stale ones of these PACKAGEs (tools of the
@@ -98,14 +103,11 @@ build_mod() {
   rmdir "$tmp"
 }
 
-# cluster_tools: a real control plane at KUBE_VERSION, its etcd, and kwok for fake nodes.
-cluster_tools() {
+# kube_mod NAME=PACKAGE...: build these commands of k8s.io/kubernetes from tools/k8s at
+# KUBE_VERSION, with the version stamps of its release build.
+kube_mod() {
   grep -q "^	k8s.io/kubernetes $KUBE_VERSION " "$root/tools/k8s/go.mod" || {
     echo "tools: tools/k8s/go.mod is not at k8s.io/kubernetes $KUBE_VERSION; run sh tools/k8s/update.sh" >&2
-    exit 1
-  }
-  grep -q "^	go.etcd.io/etcd/server/v3 $ETCD_VERSION " "$root/tools/etcd/go.mod" || {
-    echo "tools: tools/etcd/go.mod is not at go.etcd.io/etcd/server/v3 $ETCD_VERSION" >&2
     exit 1
   }
   # The version stamps of the Kubernetes release build (hack/lib/version.sh), buildDate being the
@@ -119,10 +121,19 @@ cluster_tools() {
   kube_date=$(cd "$root/tools/k8s" && go list -m -f '{{with .Time}}{{.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' k8s.io/kubernetes)
   [ -z "$kube_date" ] || kube_ldflags="$kube_ldflags \
     -X k8s.io/client-go/pkg/version.buildDate=$kube_date -X k8s.io/component-base/version.buildDate=$kube_date"
-  build_mod k8s "$kube_ldflags" \
+  build_mod k8s "$kube_ldflags" "$@"
+}
+
+# cluster_tools: a real control plane at KUBE_VERSION, its etcd, and kwok for fake nodes.
+cluster_tools() {
+  kube_mod \
     kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver \
     kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager \
     kube-scheduler=k8s.io/kubernetes/cmd/kube-scheduler
+  grep -q "^	go.etcd.io/etcd/server/v3 $ETCD_VERSION " "$root/tools/etcd/go.mod" || {
+    echo "tools: tools/etcd/go.mod is not at go.etcd.io/etcd/server/v3 $ETCD_VERSION" >&2
+    exit 1
+  }
   # etcd's version is a constant; its build only adds the git SHA, which the module proxy lacks.
   build_mod etcd "" etcd=go.etcd.io/etcd/server/v3
 
@@ -143,7 +154,12 @@ cluster_tools() {
 # from PATH; nothing when all are there.
 system_packages() {
   missing=$(awk -F'\t' '!/^#/ && NF == 2 { print $1, $2 }' "$root/tools/programs.tsv" |
-    while read -r program package; do command -v "$program" >/dev/null 2>&1 || echo "$package"; done | sort -u | tr '\n' ' ')
+    while read -r program package; do
+      case $program in
+        /*) [ -e "$program" ] || echo "$package" ;; # a file, such as a C header cgo builds against
+        *) command -v "$program" >/dev/null 2>&1 || echo "$package" ;;
+      esac
+    done | sort -u | tr '\n' ' ')
   [ -n "$missing" ] || return 0
   if [ "$(id -u)" != 0 ]; then
     echo "tools: missing Debian packages: $missing" >&2
@@ -156,13 +172,49 @@ system_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 }
 
-# go_install PACKAGE VERSION: go install PACKAGE@VERSION into $bin unless built for VERSION (for
-# modules without replace directives; the binary reports VERSION from its build info).
+# go_release DIR VERSION LDFLAGS PACKAGE...: go install the PACKAGEs (commands of one module
+# without replace directives) at VERSION into DIR, those not built for VERSION and LDFLAGS yet.
+go_release() {
+  dir=$1 version=$2 ldflags=$3
+  shift 3
+  stamp="$version${ldflags:+ $ldflags}" pkgs=''
+  for pkg in "$@"; do
+    stale "${pkg##*/}" "$stamp" "$dir" || continue
+    pkgs="$pkgs $pkg@$version"
+  done
+  [ -n "$pkgs" ] || return 0
+  echo "tools: building$pkgs" >&2
+  mkdir -p "$dir"
+  # shellcheck disable=SC2086 # one word per package
+  GOBIN="$dir" go install -ldflags "-s -w $ldflags" $pkgs
+  for pkg in "$@"; do echo "$stamp" >"$dir/.${pkg##*/}.stamp"; done
+}
+
+# go_install PACKAGE VERSION: go install PACKAGE@VERSION into $bin unless built for VERSION (the
+# binary reports VERSION from its build info).
 go_install() {
-  stale "${1##*/}" "$2" || return 0
-  echo "tools: building ${1##*/} $2" >&2
-  GOBIN="$bin" go install -ldflags "-s -w" "$1@$2"
-  echo "$2" >"$bin/.${1##*/}.stamp"
+  go_release "$bin" "$2" "" "$1"
+}
+
+# node_tools: the programs of a real node. kubelet and kube-proxy come from the control plane's
+# module; containerd, runc and the CNI plugins are go installed at their releases with the version
+# stamps of their release builds (Makefile LDFLAGS).
+node_tools() {
+  kube_mod \
+    kubelet=k8s.io/kubernetes/cmd/kubelet \
+    kube-proxy=k8s.io/kubernetes/cmd/kube-proxy
+  ctr=github.com/containerd/containerd/v2
+  go_release "$bin" "$CONTAINERD_VERSION" "-X $ctr/version.Version=$CONTAINERD_VERSION -X $ctr/version.Package=$ctr" \
+    "$ctr/cmd/containerd" "$ctr/cmd/containerd-shim-runc-v2" "$ctr/cmd/ctr"
+  # runc needs cgo (its nsexec runs before the Go runtime) and libseccomp for seccomp profiles.
+  (
+    export CGO_ENABLED=1 GOFLAGS="$GOFLAGS -tags=seccomp"
+    go_release "$bin" "$RUNC_VERSION" "-X main.version=${RUNC_VERSION#v}" github.com/opencontainers/runc
+  )
+  cni=github.com/containernetworking/plugins
+  go_release "$root/.tools/cni" "$CNI_PLUGINS_VERSION" "-X $cni/pkg/utils/buildversion.BuildVersion=$CNI_PLUGINS_VERSION" \
+    "$cni/plugins/main/bridge" "$cni/plugins/ipam/host-local" "$cni/plugins/main/loopback" "$cni/plugins/meta/portmap"
+  go_install sigs.k8s.io/cri-tools/cmd/crictl "$CRICTL_VERSION"
 }
 
 lint_tools() {
@@ -176,7 +228,8 @@ for group in "$@"; do
     system) system_packages ;;
     helm) helm_tools ;;
     cluster) cluster_tools ;;
+    node) node_tools ;;
     lint) lint_tools ;;
-    *) echo "usage: sh tools/install.sh [system] [helm] [cluster] [lint]" >&2; exit 2 ;;
+    *) echo "usage: sh tools/install.sh [system] [helm] [cluster] [node] [lint]" >&2; exit 2 ;;
   esac
 done
