@@ -2,8 +2,9 @@
  * A real Kubernetes control plane as local processes, for lifecycle tests: etcd, kube-apiserver
  * (Pod Security admission on, as in every cluster since 1.25), kube-controller-manager and
  * kube-scheduler from tools/install.sh's pinned builds, with kwok simulating three nodes and the
- * lifecycle of the pods scheduled onto them. Everything listens on 127.0.0.1 only, runs from a
- * temporary directory, and is stopped by `stop()` (logs are kept there when a test failed).
+ * lifecycle of the pods scheduled onto them (or, with `{ kwok: false }`, no nodes: real ones
+ * register themselves, tests/nodes). Everything listens on 127.0.0.1 only, runs from a temporary
+ * directory, and is stopped by `stop()` (logs are kept there when a test failed).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -58,9 +59,14 @@ export interface ApiResponse {
 export class Cluster {
   readonly dir = mkdtempSync(join(tmpdir(), "edge-cluster-"));
   readonly kubeconfig = join(this.dir, "admin.kubeconfig");
-  readonly nodes = ["edge-node-a", "edge-node-b", "edge-node-c"];
+  readonly nodes: string[];
   private readonly processes: { name: string; child: ChildProcess }[] = [];
-  private apiPort = 0;
+  /** The API server's port on 127.0.0.1, once started. */
+  apiPort = 0;
+
+  constructor(options: { kwok?: boolean } = {}) {
+    this.nodes = options.kwok ?? true ? ["edge-node-a", "edge-node-b", "edge-node-c"] : [];
+  }
   /** Seconds from start() until the API server was ready and the nodes registered. */
   startSeconds = 0;
 
@@ -108,6 +114,12 @@ current-context: edge-test
       `--kubeconfig=${this.kubeconfig}`, `--authentication-kubeconfig=${this.kubeconfig}`, `--authorization-kubeconfig=${this.kubeconfig}`,
       "--leader-elect=false", "--bind-address=127.0.0.1", `--secure-port=${sched}`,
     ]);
+    if (this.nodes.length) await this.startKwok(kwokPort);
+    this.startSeconds = (performance.now() - started) / 1000;
+  }
+
+  /** kwok and the nodes it simulates. */
+  private async startKwok(kwokPort: number): Promise<void> {
     this.spawn("kwok", [
       `--kubeconfig=${this.kubeconfig}`, "--manage-all-nodes=false",
       "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
@@ -137,7 +149,6 @@ current-context: edge-test
       const items = (r.body as { items?: { status?: { conditions?: { type: string; status: string }[] } }[] }).items ?? [];
       return items.filter((n) => n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).length === this.nodes.length;
     }, "three kwok nodes Ready", 60);
-    this.startSeconds = (performance.now() - started) / 1000;
   }
 
   /**

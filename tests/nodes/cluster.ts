@@ -1,0 +1,178 @@
+/**
+ * A Kubernetes cluster on real nodes, on one machine: the control plane of tests/cluster/cluster.ts
+ * (without kwok) and N nodes of tests/nodes/node.ts, each running containerd, kubelet and
+ * kube-proxy in a kube-proxy mode, plus a client. Every network namespace is the fixture's own:
+ *
+ *   client (192.0.2.10) ──┐
+ *   node a (192.0.2.11) ──┼── lan: a bridge in a namespace of its own
+ *   node b (192.0.2.12) ──┘
+ *   pods of node a: 10.244.1.0/24 (CNI bridge cni0 on node a), node b: 10.244.2.0/24; each node
+ *   routes the other's pod subnet to it.
+ *
+ * The control plane listens on 127.0.0.1 of the machine's namespace, which no node can reach: a
+ * forwarder there serves it on a unix socket, and one inside each node serves that on the node's
+ * :6443 (kubelet and kube-proxy use 127.0.0.1:6443; pods use the `kubernetes` Service, whose
+ * endpoints are the nodes' :6443). Images come from archives built here (no registry): pause,
+ * node-init's image, and the Kong stand-in (images/kong-stand-in: NOT Kong, it serves what the
+ * Kong pod spec asks of its image).
+ *
+ * `stop()` ends every process (a node's PID 1 takes its containers with it) and removes every
+ * namespace and cgroup, however the test ended; nothing it makes is in the machine's namespaces.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { repoRoot } from "../../gen/src/files.js";
+import { Cluster } from "../cluster/cluster.js";
+import { type Run, run } from "../lib/tools.js";
+import { inNs, shIn, Testbed } from "../testbed/testbed.js";
+import { cgroupRootOf, leftCgroupRoots, Node, type NodeImage, type ProxyMode, removeCgroups } from "./node.js";
+
+export const lan = { client: "192.0.2.10", nodeBase: 11, prefix: "192.0.2" };
+export const clusterCidr = "10.244.0.0/16";
+
+/** An image built here as an OCI archive: `sh images/build-go.sh NAME`. */
+export function goImage(name: string): NodeImage {
+  const out = join(repoRoot, ".cache", "images", name);
+  const r = run("sh", [join(repoRoot, "images", "build-go.sh"), name]);
+  if (r.status !== 0) throw new Error(`images/build-go.sh ${name}: ${r.stderr}`);
+  const version = /^version: *(\S+)/m.exec(readFileSync(join(repoRoot, "Chart.yaml"), "utf8"))![1]!;
+  return { name: `edge.test/${name}:${version}`, archive: join(out, `${name}.oci.tar`) };
+}
+
+export interface NodeClusterOptions {
+  nodes?: number;
+  mode: ProxyMode;
+  /** Images to import besides pause (node-init's, the Kong stand-in). */
+  images?: NodeImage[];
+  /** Namespace names start with this (default edge-nodes-<pid>). */
+  prefix?: string;
+}
+
+export class NodeCluster {
+  readonly control = new Cluster({ kwok: false });
+  readonly dir = mkdtempSync(join(tmpdir(), "edge-nodes-"));
+  readonly nodes: Node[] = [];
+  readonly prefix: string;
+  readonly lanNs: string;
+  readonly client: string;
+  private forwarder?: ChildProcess;
+  /** Seconds from start() until every node was Ready. */
+  startSeconds = 0;
+
+  constructor(readonly options: NodeClusterOptions) {
+    this.prefix = options.prefix ?? `edge-nodes-${process.pid % 100000}`;
+    this.lanNs = `${this.prefix}-lan`;
+    this.client = `${this.prefix}-client`;
+  }
+
+  get kubeconfig(): string { return this.control.kubeconfig; }
+  get namespaces(): string[] { return [this.lanNs, this.client, ...this.nodes.map((n) => n.options.netns)]; }
+  /** The address of node `i`. */
+  address(i: number): string { return `${lan.prefix}.${lan.nodeBase + i}`; }
+
+  /**
+   * Removes what runs of this fixture left when their process was killed (SIGKILL leaves no
+   * afterAll; a node's processes die with the run, by their parent-death signal): the namespaces,
+   * named like the testbed's (edge-nodes-<pid>-…) so Testbed.reapStale() removes those of dead
+   * runs, then the cgroups of nodes whose namespace is gone.
+   */
+  static reapStale(): void {
+    Testbed.reapStale();
+    for (const netns of leftCgroupRoots()) if (!existsSync(`/run/netns/${netns}`)) removeCgroups(cgroupRootOf(netns));
+  }
+
+  async start(): Promise<void> {
+    const started = performance.now();
+    NodeCluster.reapStale();
+    const count = this.options.nodes ?? 2;
+    const pause = goImage("pause");
+    await this.control.start();
+    const apiSocket = join(this.dir, "api.sock");
+    this.forwarder = spawn("setpriv", ["--pdeathsig", "SIGKILL", "--", process.execPath, join(import.meta.dirname, "forward.mjs"),
+      apiSocket, `127.0.0.1:${this.control.apiPort}`], { stdio: "ignore" });
+    const d = (f: string) => join(this.control.dir, f);
+    for (let i = 0; i < count; i++) {
+      const letter = String.fromCharCode(97 + i);
+      const dir = join(this.dir, letter);
+      mkdirSync(dir, { recursive: true });
+      this.nodes.push(new Node({
+        name: `edge-node-${letter}`, netns: `${this.prefix}-${letter}`, address: this.address(i),
+        podCidr: `10.244.${i + 1}.0/24`, clusterCidr, dir, ca: d("ca.crt"), cert: d("admin.crt"), key: d("admin.key"),
+        apiSocket, mode: this.options.mode,
+      }));
+    }
+    this.wire();
+    await Promise.all(this.nodes.map((n) => n.start([pause, ...(this.options.images ?? [])], pause.name)));
+    await this.apiEndpoints();
+    await this.control.waitFor(async () => (await this.readyNodes()).length === count, `${count} nodes Ready`, 180);
+    this.startSeconds = (performance.now() - started) / 1000;
+  }
+
+  /** The lan bridge, the client and each node's link, addresses and routes to the other pod subnets. */
+  private wire(): void {
+    for (const ns of this.namespaces) run("ip", ["netns", "add", ns]);
+    shIn(this.lanNs, "ip link set lo up; ip link add br0 type bridge; ip link set br0 up");
+    const attach = (ns: string, port: string, address: string) => {
+      inNs(this.lanNs, "ip", ["link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns]);
+      shIn(this.lanNs, `ip link set ${port} master br0; ip link set ${port} up`);
+      shIn(ns, `ip link set lo up; ip link set eth0 up; ip addr add ${address}/24 dev eth0`);
+    };
+    attach(this.client, "client", lan.client);
+    this.nodes.forEach((n, i) => attach(n.options.netns, `node${i}`, n.options.address));
+    for (const n of this.nodes) {
+      for (const other of this.nodes.filter((o) => o !== n)) inNs(n.options.netns, "ip", ["route", "add", other.options.podCidr, "via", other.options.address]);
+    }
+  }
+
+  /** The `kubernetes` Service's endpoints: each node's API forwarder (the API server has none of its own here). */
+  private async apiEndpoints(): Promise<void> {
+    const addresses = this.nodes.map((n) => ({ ip: n.options.address }));
+    const r = await this.control.api("POST", "/api/v1/namespaces/default/endpoints", {
+      apiVersion: "v1", kind: "Endpoints", metadata: { name: "kubernetes" },
+      subsets: [{ addresses, ports: [{ name: "https", port: 6443, protocol: "TCP" }] }],
+    });
+    if (r.status !== 201 && r.status !== 409) throw new Error(`kubernetes endpoints: ${JSON.stringify(r.body)}`);
+    const s = await this.control.api("POST", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", {
+      apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice",
+      metadata: { name: "kubernetes", labels: { "kubernetes.io/service-name": "kubernetes", "endpointslice.kubernetes.io/managed-by": "edge.test" } },
+      addressType: "IPv4", endpoints: this.nodes.map((n) => ({ addresses: [n.options.address], conditions: { ready: true } })),
+      ports: [{ name: "https", port: 6443, protocol: "TCP" }],
+    });
+    if (s.status !== 201 && s.status !== 409) throw new Error(`kubernetes endpointslice: ${JSON.stringify(s.body)}`);
+  }
+
+  /** Names of the nodes whose Ready condition is True. */
+  async readyNodes(): Promise<string[]> {
+    const r = await this.control.api("GET", "/api/v1/nodes");
+    const items = (r.body as { items?: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[] }).items ?? [];
+    return items.filter((n) => n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).map((n) => n.metadata.name);
+  }
+
+  /** GETs `url` from the client on a new connection; the body, or "ERR <curl exit>". */
+  curl(url: string, extra: string[] = []): string {
+    const r = inNs(this.client, "curl", ["-sS", "--max-time", "3", "--noproxy", "*", ...extra, url], { allowFail: true });
+    return r.status === 0 ? r.stdout.trim() : `ERR ${r.status} ${r.stderr.trim()}`;
+  }
+
+  /** `helm <args>` against the cluster. */
+  helm(helmPath: string, args: string[]): Run {
+    return this.control.helm(helmPath, args);
+  }
+
+  /** Ends every node, the control plane and the forwarder; removes the namespaces and folders. */
+  async stop(keepLogs = false): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.stop().catch((e) => console.error(e))));
+    this.forwarder?.kill("SIGKILL");
+    for (const ns of this.namespaces) {
+      for (const pid of run("ip", ["netns", "pids", ns]).stdout.split(/\s+/).filter(Boolean)) {
+        try { process.kill(Number(pid), "SIGKILL"); } catch { /* gone */ }
+      }
+      if (existsSync(`/run/netns/${ns}`)) run("ip", ["netns", "del", ns]);
+    }
+    await this.control.stop(keepLogs);
+    if (!keepLogs) rmSync(this.dir, { recursive: true, force: true });
+    else console.log(`nodes: logs kept in ${this.dir}/*/logs`);
+  }
+}

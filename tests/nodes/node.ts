@@ -1,0 +1,400 @@
+/**
+ * A real Kubernetes node as local processes: containerd (with runc and the CNI plugins), kubelet
+ * and kube-proxy from tools/install.sh's pinned builds (group `node`), as kind runs them inside its
+ * node containers. There is no container engine here, so the node is made of namespaces:
+ *
+ * - a network namespace of its own (made by the caller, tests/nodes/cluster.ts), entered with
+ *   nsenter (not `ip netns exec`, which would remount /sys and lose the cgroup mounts runc needs);
+ * - PID, mount, UTS and IPC namespaces whose PID 1 (`sleep`) holds them: every node process is
+ *   started inside them, and when PID 1 dies the kernel kills every process of the node —
+ *   containerd's shims and the containers too — however the test ends;
+ * - in that mount namespace (private propagation: nothing reaches the machine's): a tmpfs /run,
+ *   and /var/lib (kubelet, containerd, CNI state) and /var/log (pod logs) bound from the node's
+ *   folder;
+ * - /proc/sys read-only but for /proc/sys/net (per network namespace): the kernel settings kubelet
+ *   checks (vm.overcommit_memory, kernel.panic, …) are machine-wide, and nothing here may write
+ *   them. kubelet runs with protectKernelDefaults (it never writes them, and would refuse to start
+ *   where they differ from what it wants), and the node sees the values it wants through files
+ *   bound over those entries — the machine's own values stay as they are (the tests check).
+ * - its pods' cgroups under a cgroup root of its own below the test's own memory cgroup, removed
+ *   on stop.
+ *
+ * Found on these machines: the machine withholds CAP_SYS_RESOURCE, so runc fails with "can't get
+ * final child's PID from pipe: EOF" (failed to update /proc/self/oom_score_adj: Permission denied)
+ * unless containerd's CRI sets restrict_oom_score_adj; cgroup v1 (hybrid), which kubelet 1.34
+ * accepts with a warning; no IPVS in this kernel (kube-proxy runs in iptables or nftables mode).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { repoRoot } from "../../gen/src/files.js";
+import { requirePrograms, type Run, run } from "../lib/tools.js";
+
+const tools = join(repoRoot, ".tools");
+/** A program of tools/install.sh's `node` group. */
+export function nodeTool(name: string): string {
+  const path = join(tools, "bin", name);
+  if (!existsSync(path)) throw new Error(`${path} is missing: run \`sh tools/install.sh node\``);
+  return path;
+}
+export const cniBin = join(tools, "cni");
+
+export type ProxyMode = "iptables" | "nftables";
+
+export interface NodeOptions {
+  /** The Kubernetes node name, also its hostname. */
+  name: string;
+  /** Its network namespace (ip netns), wired by the caller. */
+  netns: string;
+  /** Its address, on which kubelet registers it. */
+  address: string;
+  /** The pod subnet its CNI bridge hands out. */
+  podCidr: string;
+  /** The cluster's pod network (kube-proxy's --cluster-cidr). */
+  clusterCidr: string;
+  /** Its folder: configuration, state, logs. */
+  dir: string;
+  /** The control plane's CA and an admin client certificate and key (files). */
+  ca: string;
+  cert: string;
+  key: string;
+  /** The unix socket that reaches the API server (tests/nodes/forward.mjs). */
+  apiSocket: string;
+  mode: ProxyMode;
+}
+
+/** The sysctls kubelet checks (pkg/kubelet/cm setupKernelTunables) and the values it wants. */
+export const kubeletSysctls: Record<string, string> = {
+  "vm/overcommit_memory": "1",
+  "vm/panic_on_oom": "0",
+  "kernel/panic": "10",
+  "kernel/panic_on_oops": "1",
+  "kernel/keys/root_maxkeys": "1000000",
+  "kernel/keys/root_maxbytes": "25000000",
+};
+
+/** Images every node's containerd holds; the sandbox ("pause") image is the first. */
+export interface NodeImage {
+  name: string;
+  archive: string;
+}
+
+/** The test's own cgroup (its memory cgroup: the others are the machine's root here). */
+function ownCgroup(): string {
+  const line = readFileSync("/proc/self/cgroup", "utf8").split("\n").find((l) => /^\d+:memory:/.test(l));
+  return line ? line.split(":")[2]!.replace(/\/$/, "") : "";
+}
+
+export class Node {
+  readonly containerdSocket: string;
+  readonly cgroupRoot: string;
+  private holder?: ChildProcess;
+  /** PID (in the machine's PID namespace) of the node's PID 1. */
+  pid = 0;
+  private readonly components = new Map<string, ChildProcess>();
+
+  constructor(readonly options: NodeOptions) {
+    requirePrograms("nsenter", "unshare", "setpriv", "mount", "ip", "nft", "iptables-nft", "conntrack");
+    this.containerdSocket = join(options.dir, "containerd.sock");
+    this.cgroupRoot = cgroupRootOf(options.netns);
+  }
+
+  get name(): string { return this.options.name; }
+  private path(...p: string[]): string { return join(this.options.dir, ...p); }
+
+  /** Starts the node's namespaces, containerd (with `images` imported), kubelet and kube-proxy. */
+  async start(images: NodeImage[], sandboxImage: string): Promise<void> {
+    const o = this.options;
+    for (const d of ["var-lib", "var-log", "logs", "sysctl", "cni/net.d"]) mkdirSync(this.path(d), { recursive: true });
+    this.writeConfigs(sandboxImage);
+    await this.startHolder();
+    this.component("api-forward", process.execPath, [join(import.meta.dirname, "forward.mjs"), "0.0.0.0:6443", o.apiSocket]);
+    this.startContainerd();
+    await this.waitFor(() => this.ctr(["version"]).status === 0, "containerd", 60);
+    for (const image of images) this.importImage(image.archive);
+    createCgroups(this.cgroupRoot);
+    this.startKubelet();
+    this.startKubeProxy();
+  }
+
+  /**
+   * Imports an OCI archive into the CRI's image namespace under the name it records, and under
+   * its digest reference too (repository@sha256:…), as a pull from a registry would name it: a pod
+   * whose image names a digest finds it there and pulls nothing.
+   */
+  importImage(archive: string): void {
+    const r = this.ctr(["-n", "k8s.io", "images", "import", "--no-unpack", archive]);
+    if (r.status !== 0) throw new Error(`node ${this.name}: importing ${archive}: ${r.stderr}`);
+    const index = JSON.parse(run("tar", ["-xOf", archive, "index.json"]).stdout) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
+    for (const m of index.manifests) {
+      const name = m.annotations?.["io.containerd.image.name"];
+      if (!name) continue;
+      const repository = name.replace(/:[^:/]+$/, "");
+      const t = this.ctr(["-n", "k8s.io", "images", "tag", "--force", name, `${repository}@${m.digest}`]);
+      if (t.status !== 0) throw new Error(`node ${this.name}: tagging ${name}@${m.digest}: ${t.stderr}`);
+    }
+  }
+
+  private writeConfigs(sandboxImage: string): void {
+    const o = this.options;
+    writeFileSync(this.path("kubeconfig"), `apiVersion: v1
+kind: Config
+clusters: [{name: edge, cluster: {server: "https://127.0.0.1:6443", certificate-authority: "${o.ca}"}}]
+users: [{name: admin, user: {client-certificate: "${o.cert}", client-key: "${o.key}"}}]
+contexts: [{name: edge, context: {cluster: edge, user: admin}}]
+current-context: edge
+`);
+    // containerd 2.x, CRI on: runc from .tools (cgroupfs, as kubelet is configured), the CNI
+    // plugins from .tools/cni, and restrict_oom_score_adj (no CAP_SYS_RESOURCE here).
+    writeFileSync(this.path("containerd.toml"), `version = 3
+root = "/var/lib/containerd"
+state = "/run/containerd"
+[grpc]
+  address = "${this.containerdSocket}"
+[plugins.'io.containerd.cri.v1.images']
+  snapshotter = "overlayfs"
+  [plugins.'io.containerd.cri.v1.images'.pinned_images]
+    sandbox = "${sandboxImage}"
+[plugins.'io.containerd.cri.v1.runtime']
+  restrict_oom_score_adj = true
+  [plugins.'io.containerd.cri.v1.runtime'.containerd]
+    default_runtime_name = "runc"
+    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
+        BinaryName = "${nodeTool("runc")}"
+        SystemdCgroup = false
+  [plugins.'io.containerd.cri.v1.runtime'.cni]
+    bin_dirs = ["${cniBin}"]
+    conf_dir = "${this.path("cni", "net.d")}"
+`);
+    // A bridge per node with host-local addresses from the node's pod subnet; portmap for hostPorts.
+    writeFileSync(this.path("cni", "net.d", "10-edge.conflist"), JSON.stringify({
+      cniVersion: "1.0.0", name: "edge",
+      plugins: [
+        { type: "bridge", bridge: "cni0", isGateway: true, ipMasq: true, hairpinMode: true,
+          ipam: { type: "host-local", ranges: [[{ subnet: o.podCidr }]], routes: [{ dst: "0.0.0.0/0" }] } },
+        { type: "portmap", capabilities: { portMappings: true } },
+      ],
+    }, null, 2));
+    writeFileSync(this.path("kubelet.yaml"), `apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: ${o.address}
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+authentication: {anonymous: {enabled: false}, webhook: {enabled: true}, x509: {clientCAFile: "${o.ca}"}}
+authorization: {mode: Webhook}
+containerRuntimeEndpoint: unix://${this.containerdSocket}
+cgroupDriver: cgroupfs
+cgroupRoot: ${this.cgroupRoot}
+# Never write the machine-wide kernel settings (the node shows kubelet the values it wants).
+protectKernelDefaults: true
+failSwapOn: false
+resolvConf: /etc/resolv.conf
+clusterDomain: cluster.local
+serializeImagePulls: false
+# The images are imported, never pulled: image garbage collection must not remove them.
+imageGCHighThresholdPercent: 100
+evictionHard: {memory.available: "1Mi", nodefs.available: "1%", imagefs.available: "1%"}
+kernelMemcgNotification: false
+`);
+    writeFileSync(this.path("kube-proxy.yaml"), `apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection: {kubeconfig: "${this.path("kubeconfig")}"}
+hostnameOverride: ${o.name}
+mode: ${o.mode}
+clusterCIDR: ${o.clusterCidr}
+bindAddress: 0.0.0.0
+healthzBindAddress: 0.0.0.0:10256
+metricsBindAddress: 127.0.0.1:10249
+# The conntrack settings kube-proxy would write (nf_conntrack_max is machine-wide) are left alone.
+conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
+oomScoreAdj: 0
+`);
+    for (const [key, value] of Object.entries(kubeletSysctls)) writeFileSync(this.path("sysctl", key.replaceAll("/", ".")), `${value}\n`);
+  }
+
+  /** PID 1 of the node's PID, mount, UTS and IPC namespaces, inside its network namespace. */
+  private async startHolder(): Promise<void> {
+    const o = this.options;
+    const sysctls = Object.keys(kubeletSysctls).map((k) => `mount --bind -o ro "$0/sysctl/${k.replaceAll("/", ".")}" /proc/sys/${k}`).join("\n");
+    const setup = `set -e
+hostname "$1"
+mount -t tmpfs -o mode=755 tmpfs /run
+mount --bind "$0/var-lib" /var/lib
+mount --bind "$0/var-log" /var/log
+mount --bind /proc/sys /proc/sys
+mount -o remount,bind,ro /proc/sys
+mount --bind /proc/sys/net /proc/sys/net
+mount -o remount,bind,rw /proc/sys/net
+${sysctls}
+echo 1 > /proc/sys/net/ipv4/ip_forward
+touch "$0/started"
+exec sleep infinity`;
+    // --pdeathsig: unshare dies with this process however it ends; --kill-child: PID 1 dies with
+    // unshare, and with it every process of the node.
+    this.holder = spawn("setpriv", ["--pdeathsig", "SIGKILL", "--", "nsenter", `--net=/run/netns/${o.netns}`, "--",
+      "unshare", "--pid", "--fork", "--kill-child", "--mount", "--uts", "--ipc", "--propagation", "private", "--mount-proc", "--",
+      "sh", "-c", setup, o.dir, o.name], { stdio: ["ignore", "pipe", "pipe"] });
+    this.log("holder", this.holder);
+    await this.waitFor(() => existsSync(this.path("started")) || this.holder!.exitCode !== null, "the node's namespaces", 20);
+    if (this.holder.exitCode !== null) throw new Error(`node ${o.name}: namespaces failed: ${readFileSync(this.path("logs", "holder.log"), "utf8")}`);
+    this.pid = childOf(this.holder.pid!);
+  }
+
+  private log(name: string, child: ChildProcess): void {
+    const log = createWriteStream(this.path("logs", `${name}.log`), { flags: "a" });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+  }
+
+  /** Runs `cmd args` as a node process (in all of the node's namespaces); its output goes to logs/NAME.log. */
+  component(name: string, cmd: string, args: string[]): void {
+    const child = spawn("setpriv", ["--pdeathsig", "SIGKILL", "--", "nsenter", "--target", String(this.pid),
+      "--net", "--pid", "--mount", "--uts", "--ipc", "--", cmd, ...args],
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PATH: `${join(tools, "bin")}:${process.env.PATH}` } });
+    this.log(name, child);
+    this.components.set(name, child);
+  }
+
+  startContainerd(): void {
+    this.component("containerd", nodeTool("containerd"), ["--config", this.path("containerd.toml")]);
+  }
+
+  startKubelet(): void {
+    const o = this.options;
+    this.component("kubelet", nodeTool("kubelet"), [`--config=${this.path("kubelet.yaml")}`, `--kubeconfig=${this.path("kubeconfig")}`,
+      `--hostname-override=${o.name}`, `--node-ip=${o.address}`, "--root-dir=/var/lib/kubelet", "--v=1"]);
+  }
+
+  startKubeProxy(): void {
+    this.component("kube-proxy", nodeTool("kube-proxy"), [`--config=${this.path("kube-proxy.yaml")}`, "--v=1"]);
+  }
+
+  /** Stops one node process (SIGTERM, then SIGKILL after 10 s) and waits for it to end. */
+  async stopComponent(name: string): Promise<void> {
+    const child = this.components.get(name);
+    if (!child) return;
+    this.components.delete(name);
+    // nsenter forked the program into the node's PID namespace: signal the program itself.
+    const pid = childOf(child.pid!, false);
+    try { process.kill(pid || child.pid!, "SIGTERM"); } catch { /* gone */ }
+    await new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      const timer = setTimeout(() => { try { process.kill(pid || child.pid!, "SIGKILL"); } catch { /* gone */ } resolve(); }, 10_000);
+      child.on("exit", () => { clearTimeout(timer); resolve(); });
+    });
+  }
+
+  /** ctr against this node's containerd. */
+  ctr(args: string[]): Run {
+    return run(nodeTool("ctr"), ["--address", this.containerdSocket, ...args]);
+  }
+
+  /** Runs `cmd args` inside the node's namespaces and waits for it. */
+  exec(cmd: string, args: string[] = [], input?: string): Run {
+    return run("nsenter", ["--target", String(this.pid), "--net", "--pid", "--mount", "--uts", "--ipc", "--", cmd, ...args], input === undefined ? {} : { input });
+  }
+
+  /** Ends every process of the node (PID 1 first: the kernel kills the rest) and its cgroups. */
+  async stop(): Promise<void> {
+    for (const name of ["kube-proxy", "kubelet"]) await this.stopComponent(name);
+    if (this.pid) { try { process.kill(this.pid, "SIGKILL"); } catch { /* gone */ } }
+    this.holder?.kill("SIGKILL");
+    for (const child of this.components.values()) child.kill("SIGKILL");
+    // Processes of a dying PID namespace take a moment to be reaped.
+    const deadline = Date.now() + 10_000;
+    while (this.pid && existsSync(`/proc/${this.pid}`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    this.components.clear();
+    removeCgroups(this.cgroupRoot);
+  }
+
+  async waitFor(cond: () => boolean, what: string, seconds = 60): Promise<void> {
+    const deadline = Date.now() + seconds * 1000;
+    while (Date.now() < deadline) {
+      if (cond()) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`node ${this.options.name}: timed out waiting for ${what} (logs in ${this.path("logs")})`);
+  }
+}
+
+/** The (first) child process of `pid`; throws when it has none unless `must` is false. */
+function childOf(pid: number, must = true): number {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
+      if (children) return Number(children.split(/\s+/)[0]);
+    } catch { /* not yet, or gone */ }
+    if (!must || Date.now() > deadline) {
+      if (must) throw new Error(`process ${pid} has no child`);
+      return 0;
+    }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  }
+}
+
+const cgroupBase = "/sys/fs/cgroup";
+
+/** The test process's own cgroup in each cgroup v1 hierarchy (by its folder name under /sys/fs/cgroup). */
+function ownCgroups(): Map<string, string> {
+  const own = new Map<string, string>();
+  for (const line of readFileSync("/proc/self/cgroup", "utf8").split("\n")) {
+    const [, controllers, path] = line.split(":");
+    if (!controllers || path === undefined) continue;
+    for (const c of controllers.split(",")) own.set(c.replace(/^name=/, ""), path);
+  }
+  return own;
+}
+
+/**
+ * Creates the cgroup `root` (and its missing parents) in every cgroup v1 hierarchy, as kubelet
+ * wants its cgroup root to exist; a new cpuset gets its parent's CPUs and memory nodes.
+ */
+export function createCgroups(root: string): void {
+  for (const hierarchy of readdirSync(cgroupBase)) {
+    if (hierarchy === "unified") continue;
+    let dir = join(cgroupBase, hierarchy);
+    for (const part of root.split("/").filter(Boolean)) {
+      const parent = dir;
+      dir = join(dir, part);
+      if (existsSync(dir)) continue;
+      mkdirSync(dir);
+      if (hierarchy === "cpuset") {
+        for (const f of ["cpuset.cpus", "cpuset.mems"]) writeFileSync(join(dir, f), readFileSync(join(parent, f)));
+      }
+    }
+  }
+}
+
+/**
+ * Removes the cgroup `root` and everything below it in every hierarchy (deepest first), then its
+ * parents that are empty, up to the test's own cgroup of that hierarchy (those createCgroups made).
+ */
+export function removeCgroups(root: string): void {
+  const own = ownCgroups();
+  const remove = (dir: string) => {
+    if (!existsSync(dir)) return;
+    for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) remove(join(dir, entry.name));
+    try { rmdirSync(dir); } catch { /* still busy: the caller's checks report it */ }
+  };
+  for (const hierarchy of readdirSync(cgroupBase)) {
+    if (hierarchy === "unified" || !root) continue;
+    const top = join(cgroupBase, hierarchy, own.get(hierarchy) ?? "/");
+    let dir = join(cgroupBase, hierarchy, root);
+    remove(dir);
+    for (dir = dirname(dir); dir.startsWith(`${top}/`) && dir !== top; dir = dirname(dir)) {
+      try { rmdirSync(dir); } catch { break; }
+    }
+  }
+}
+
+/** Network namespace names of the node cgroup roots (edge-nodes-…) below the test's own cgroup. */
+export function leftCgroupRoots(): string[] {
+  const dir = join(cgroupBase, "memory", ownCgroup());
+  return existsSync(dir) ? readdirSync(dir).filter((d) => d.startsWith("edge-nodes-")) : [];
+}
+
+/** The cgroup root of the node whose network namespace is `netns`. */
+export const cgroupRootOf = (netns: string): string => `${ownCgroup()}/${netns}`;
