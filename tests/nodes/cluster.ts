@@ -20,7 +20,7 @@
  * namespace and cgroup, however the test ended; nothing it makes is in the machine's namespaces.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "../../gen/src/files.js";
@@ -58,6 +58,7 @@ export class NodeCluster {
   readonly lanNs: string;
   readonly client: string;
   private forwarder?: ChildProcess;
+  private readonly servers: ChildProcess[] = [];
   /** Seconds from start() until every node was Ready. */
   startSeconds = 0;
 
@@ -156,15 +157,55 @@ export class NodeCluster {
     return r.status === 0 ? r.stdout.trim() : `ERR ${r.status} ${r.stderr.trim()}`;
   }
 
+  /** Serves HTTP on the client's address (tests/testbed/server.mjs: answers "NAME PORT CLIENT-ADDRESS"). */
+  serveOnClient(name: string, port: number): void {
+    const child = spawn("setpriv", ["--pdeathsig", "SIGKILL", "--", "nsenter", `--net=/run/netns/${this.client}`, "--",
+      process.execPath, join(repoRoot, "tests", "testbed", "server.mjs"), `${name}@${lan.client}:${port}`], { stdio: "ignore" });
+    this.servers.push(child);
+  }
+
+  /**
+   * Runs a pod on `node` (default namespace) until it ends; returns what its container wrote to
+   * stdout, read from the node's pod logs (the API server cannot reach a kubelet here).
+   */
+  async runPod(node: string, name: string, image: string, command: string[]): Promise<string> {
+    const created = await this.control.api("POST", "/api/v1/namespaces/default/pods", {
+      apiVersion: "v1", kind: "Pod", metadata: { name },
+      spec: { nodeName: node, restartPolicy: "Never", containers: [{ name: "main", image, imagePullPolicy: "Never", command }] },
+    });
+    if (created.status !== 201) throw new Error(`pod ${name}: ${JSON.stringify(created.body)}`);
+    const uid = (created.body as { metadata: { uid: string } }).metadata.uid;
+    await this.control.waitFor(async () => {
+      const phase = ((await this.control.api("GET", `/api/v1/namespaces/default/pods/${name}`)).body as { status?: { phase?: string } }).status?.phase;
+      return phase === "Succeeded" || phase === "Failed";
+    }, `pod ${name} to end`, 90);
+    const n = this.nodes.find((x) => x.name === node)!;
+    const log = readFileSync(join(n.options.dir, "var-log", "pods", `default_${name}_${uid}`, "main", "0.log"), "utf8");
+    await this.control.api("DELETE", `/api/v1/namespaces/default/pods/${name}`);
+    // CRI log lines: "<time> stdout|stderr F|P <text>".
+    return log.split("\n").filter((l) => / stdout [FP] /.test(l)).map((l) => l.replace(/^\S+ stdout [FP] /, "")).join("\n");
+  }
+
   /** `helm <args>` against the cluster. */
   helm(helmPath: string, args: string[]): Run {
     return this.control.helm(helmPath, args);
+  }
+
+  /** What stop() left: namespaces, cgroups or processes of this cluster (empty when it removed everything). */
+  leftovers(): string[] {
+    const netns = run("ip", ["netns", "list"]).stdout;
+    return [
+      ...this.namespaces.filter((ns) => new RegExp(`^${ns}\\b`, "m").test(netns)).map((ns) => `network namespace ${ns}`),
+      ...this.nodes.flatMap((n) => readdirSync("/sys/fs/cgroup").map((h) => join("/sys/fs/cgroup", h, n.cgroupRoot)).filter((d) => existsSync(d))),
+      ...this.nodes.filter((n) => n.pid && existsSync(`/proc/${n.pid}`)).map((n) => `node ${n.name} PID 1 (${n.pid})`),
+    ];
   }
 
   /** Ends every node, the control plane and the forwarder; removes the namespaces and folders. */
   async stop(keepLogs = false): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.stop().catch((e) => console.error(e))));
     this.forwarder?.kill("SIGKILL");
+    for (const s of this.servers.splice(0)) s.kill("SIGKILL");
     for (const ns of this.namespaces) {
       for (const pid of run("ip", ["netns", "pids", ns]).stdout.split(/\s+/).filter(Boolean)) {
         try { process.kill(Number(pid), "SIGKILL"); } catch { /* gone */ }

@@ -26,7 +26,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { repoRoot } from "../../gen/src/files.js";
 import { requirePrograms, type Run, run } from "../lib/tools.js";
 
@@ -92,6 +92,8 @@ export class Node {
   /** PID (in the machine's PID namespace) of the node's PID 1. */
   pid = 0;
   private readonly components = new Map<string, ChildProcess>();
+  /** The cgroup folders this node made (its root and the parents that were missing). */
+  private createdCgroups: string[] = [];
 
   constructor(readonly options: NodeOptions) {
     requirePrograms("nsenter", "unshare", "setpriv", "mount", "ip", "nft", "iptables-nft", "conntrack");
@@ -112,7 +114,7 @@ export class Node {
     this.startContainerd();
     await this.waitFor(() => this.ctr(["version"]).status === 0, "containerd", 60);
     for (const image of images) this.importImage(image.archive);
-    createCgroups(this.cgroupRoot);
+    this.createdCgroups = createCgroups(this.cgroupRoot);
     this.startKubelet();
     this.startKubeProxy();
   }
@@ -306,7 +308,7 @@ exec sleep infinity`;
     const deadline = Date.now() + 10_000;
     while (this.pid && existsSync(`/proc/${this.pid}`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     this.components.clear();
-    removeCgroups(this.cgroupRoot);
+    removeCgroups(this.cgroupRoot, this.createdCgroups);
   }
 
   async waitFor(cond: () => boolean, what: string, seconds = 60): Promise<void> {
@@ -337,22 +339,13 @@ function childOf(pid: number, must = true): number {
 
 const cgroupBase = "/sys/fs/cgroup";
 
-/** The test process's own cgroup in each cgroup v1 hierarchy (by its folder name under /sys/fs/cgroup). */
-function ownCgroups(): Map<string, string> {
-  const own = new Map<string, string>();
-  for (const line of readFileSync("/proc/self/cgroup", "utf8").split("\n")) {
-    const [, controllers, path] = line.split(":");
-    if (!controllers || path === undefined) continue;
-    for (const c of controllers.split(",")) own.set(c.replace(/^name=/, ""), path);
-  }
-  return own;
-}
-
 /**
  * Creates the cgroup `root` (and its missing parents) in every cgroup v1 hierarchy, as kubelet
- * wants its cgroup root to exist; a new cpuset gets its parent's CPUs and memory nodes.
+ * wants its cgroup root to exist; a new cpuset gets its parent's CPUs and memory nodes. Returns
+ * the folders it created, parents first.
  */
-export function createCgroups(root: string): void {
+export function createCgroups(root: string): string[] {
+  const created: string[] = [];
   for (const hierarchy of readdirSync(cgroupBase)) {
     if (hierarchy === "unified") continue;
     let dir = join(cgroupBase, hierarchy);
@@ -361,39 +354,37 @@ export function createCgroups(root: string): void {
       dir = join(dir, part);
       if (existsSync(dir)) continue;
       mkdirSync(dir);
+      created.push(dir);
       if (hierarchy === "cpuset") {
         for (const f of ["cpuset.cpus", "cpuset.mems"]) writeFileSync(join(dir, f), readFileSync(join(parent, f)));
       }
     }
   }
+  return created;
 }
 
 /**
- * Removes the cgroup `root` and everything below it in every hierarchy (deepest first), then its
- * parents that are empty, up to the test's own cgroup of that hierarchy (those createCgroups made).
+ * Removes the cgroup `root` and everything below it in every hierarchy, the cgroup v2 one of a
+ * hybrid machine included (runc makes the containers' cgroups there too), deepest first; then
+ * the parents createCgroups made (`created`), where empty.
  */
-export function removeCgroups(root: string): void {
-  const own = ownCgroups();
+export function removeCgroups(root: string, created: readonly string[] = []): void {
   const remove = (dir: string) => {
     if (!existsSync(dir)) return;
     for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) remove(join(dir, entry.name));
     try { rmdirSync(dir); } catch { /* still busy: the caller's checks report it */ }
   };
-  for (const hierarchy of readdirSync(cgroupBase)) {
-    if (hierarchy === "unified" || !root) continue;
-    const top = join(cgroupBase, hierarchy, own.get(hierarchy) ?? "/");
-    let dir = join(cgroupBase, hierarchy, root);
-    remove(dir);
-    for (dir = dirname(dir); dir.startsWith(`${top}/`) && dir !== top; dir = dirname(dir)) {
-      try { rmdirSync(dir); } catch { break; }
-    }
-  }
+  if (root) for (const hierarchy of readdirSync(cgroupBase)) remove(join(cgroupBase, hierarchy, root));
+  for (const dir of [...created].reverse()) remove(dir);
 }
 
-/** Network namespace names of the node cgroup roots (edge-nodes-…) below the test's own cgroup. */
+/** Network namespace names of the node cgroup roots (edge-nodes-…) below the test's own cgroup, in any hierarchy. */
 export function leftCgroupRoots(): string[] {
-  const dir = join(cgroupBase, "memory", ownCgroup());
-  return existsSync(dir) ? readdirSync(dir).filter((d) => d.startsWith("edge-nodes-")) : [];
+  const names = readdirSync(cgroupBase).flatMap((h) => {
+    const dir = join(cgroupBase, h, ownCgroup());
+    return existsSync(dir) ? readdirSync(dir).filter((d) => d.startsWith("edge-nodes-")) : [];
+  });
+  return [...new Set(names)];
 }
 
 /** The cgroup root of the node whose network namespace is `netns`. */

@@ -1,0 +1,138 @@
+/**
+ * nodes > e2e: `helm install edge ./` on two real nodes (tests/nodes: containerd, runc, CNI bridge,
+ * kubelet and kube-proxy in namespaces of their own), in kube-proxy's iptables mode and in its
+ * nftables mode (default --nodeport-addresses primary). Only image repositories and tags are
+ * overridden: Kong's and its ingress controller's run the Kong stand-in (images/kong-stand-in,
+ * NOT Kong: it serves what the Kong pod spec asks of its image), node-init runs its own image.
+ * With the real Kong chart (EDGE_KONG_CHART) the pods are the real chart's; with the test
+ * stand-in chart they are its stand-in Deployment and NodePort Service (shaped like the real
+ * chart's). From a client outside the nodes, :80 and :443 of each node answer from a Kong pod.
+ *
+ * The machine's own ruleset, links and kernel settings are checked unchanged after each cluster.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { repoRoot } from "../../gen/src/files.js";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { kongChart, removeScratchCharts, scratchChart } from "../lib/chart.js";
+import { helms, requirePrograms, run } from "../lib/tools.js";
+import { builtImage } from "../image/image.js";
+import { goImage, lan, NodeCluster } from "./cluster.js";
+import { kubeletSysctls, type ProxyMode } from "./node.js";
+
+if (process.getuid?.() !== 0) throw new Error("nodes > e2e: needs root (CI runs as root)");
+requirePrograms("ip", "nft", "curl", "tar");
+
+const kong = kongChart();
+/** node-init's image, imported into each node: a pod that runs curl. */
+const nodeInitImage = `ghcr.io/edge-chart/edge-node-init:${/^version: *(\S+)/m.exec(readFileSync(join(repoRoot, "Chart.yaml"), "utf8"))![1]}`;
+const helm = helms[0];
+const standIn = goImage("kong-stand-in");
+const [standInRepository, standInTag] = [standIn.name.replace(/:[^:]+$/, ""), standIn.name.replace(/^.*:/, "")];
+/** The only values the tests set: where the images come from. */
+export const imageValues = [
+  "--set", `kong.image.repository=${standInRepository}`, "--set", `kong.image.tag=${standInTag}`,
+  "--set", `kong.ingressController.image.repository=${standInRepository}`, "--set", `kong.ingressController.image.tag=${standInTag}`,
+];
+
+/** What must be the same before and after: the machine's nftables ruleset, links and the kernel settings kubelet checks. */
+function machineState(): { ruleset: string; links: string; sysctls: Record<string, string> } {
+  return {
+    ruleset: run("nft", ["list", "ruleset"]).stdout,
+    links: run("ip", ["-o", "link"]).stdout.replace(/\s+link\/.*$/gm, ""),
+    sysctls: Object.fromEntries(Object.keys(kubeletSysctls).map((k) => [k, readFileSync(`/proc/sys/${k}`, "utf8").trim()])),
+  };
+}
+
+interface Pod {
+  metadata: { name: string; namespace: string; deletionTimestamp?: string };
+  spec: { nodeName?: string };
+  status: { phase?: string; conditions?: { type: string; status: string }[] };
+}
+
+describe.each(["iptables", "nftables"] as const)("nodes > edge on two real nodes, kube-proxy in %s mode", (mode: ProxyMode) => {
+  let nodes: NodeCluster | undefined;
+  let before: ReturnType<typeof machineState>;
+  let failed = false;
+  let installSeconds = 0;
+
+  const pods = async (namespace: string, selector: string): Promise<Pod[]> =>
+    ((await nodes!.control.api("GET", `/api/v1/namespaces/${namespace}/pods?labelSelector=${encodeURIComponent(selector)}`)).body as { items?: Pod[] }).items ?? [];
+  const ready = (p: Pod) => !p.metadata.deletionTimestamp && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
+  const kongPods = () => pods("kong", "app.kubernetes.io/name=kong,app.kubernetes.io/component=app");
+  const nodeInitPods = () => pods("edge-node-init", "app.kubernetes.io/component=node-init");
+
+  beforeAll(async () => {
+    before = machineState();
+    const nodeInit = builtImage();
+    nodes = new NodeCluster({
+      mode,
+      images: [{ name: "node-init", archive: join(nodeInit.out, "edge-node-init.oci.tar") }, standIn],
+    });
+    try {
+      await nodes.start();
+      console.log(`nodes > ${mode}: control plane and 2 nodes Ready in ${nodes.startSeconds.toFixed(1)} s (Kong chart: ${kong.kind})`);
+      const started = performance.now();
+      const r = nodes.helm(helm.path, ["install", "edge", scratchChart(), ...imageValues]);
+      if (r.status !== 0) throw new Error(`helm install: ${r.stdout}\n${r.stderr}`);
+      await nodes.control.waitFor(async () => nodes!.curl(`http://${nodes!.address(0)}/`).startsWith("kong-stand-in"), "node a :80 to answer", 240);
+      installSeconds = (performance.now() - started) / 1000;
+      console.log(`nodes > ${mode}: helm install to the first answer on node a :80 in ${installSeconds.toFixed(1)} s`);
+    } catch (e) {
+      failed = true;
+      throw e;
+    }
+  }, 420_000);
+  afterEach((context) => {
+    if (context.task.result?.state === "fail") failed = true;
+  });
+  afterAll(async () => {
+    await nodes?.stop(failed);
+    removeScratchCharts();
+    const left = nodes?.leftovers() ?? [];
+    if (left.length) throw new Error(`nodes > ${mode}: left behind: ${left.join(", ")}`);
+    const after = machineState();
+    if (JSON.stringify(after) !== JSON.stringify(before)) {
+      throw new Error(`nodes > ${mode}: the machine changed:\n${JSON.stringify({ before, after }, null, 1)}`);
+    }
+  }, 120_000);
+
+  it("should register both nodes Ready", async () => {
+    expect((await nodes!.readyNodes()).sort()).toEqual(["edge-node-a", "edge-node-b"]);
+  });
+
+  it("should run a Ready node-init pod on each node (its readiness probe checks the rules)", async () => {
+    await nodes!.control.waitFor(async () => (await nodeInitPods()).filter(ready).length === 2, "2 Ready node-init pods", 120);
+    expect((await nodeInitPods()).filter(ready).map((p) => p.spec.nodeName).sort()).toEqual(["edge-node-a", "edge-node-b"]);
+  });
+
+  it(`should run Ready Kong pods, spread over both nodes (${kong.kind} Kong chart, Kong stand-in image)`, async () => {
+    await nodes!.control.waitFor(async () => (await kongPods()).filter(ready).length >= 2, "2 Ready Kong pods", 120);
+    expect(new Set((await kongPods()).filter(ready).map((p) => p.spec.nodeName))).toEqual(new Set(["edge-node-a", "edge-node-b"]));
+  });
+
+  it("should answer on :80 and :443 of each node from a Kong pod", async () => {
+    const names = (await kongPods()).map((p) => p.metadata.name);
+    for (const i of [0, 1]) {
+      const http = nodes!.curl(`http://${nodes!.address(i)}/edge`);
+      const https = nodes!.curl(`https://${nodes!.address(i)}/edge`, ["--insecure"]);
+      expect(http).toMatch(/^kong-stand-in \S+ :8000 \/edge$/);
+      expect(https).toMatch(/^kong-stand-in \S+ :8443 \/edge$/);
+      expect(names).toContain(http.split(" ")[1]);
+      expect(names).toContain(https.split(" ")[1]);
+    }
+  });
+
+  it("should still answer on the NodePorts 30080 and 30443", () => {
+    for (const i of [0, 1]) {
+      expect(nodes!.curl(`http://${nodes!.address(i)}:30080/`)).toMatch(/^kong-stand-in \S+ :8000 \/$/);
+      expect(nodes!.curl(`https://${nodes!.address(i)}:30443/`, ["--insecure"])).toMatch(/^kong-stand-in \S+ :8443 \/$/);
+    }
+  });
+
+  it("should not redirect a pod's outbound request to port 80 of an address outside the node", async () => {
+    nodes!.serveOnClient("external", 80);
+    const out = await nodes!.runPod("edge-node-a", "outbound", nodeInitImage, ["curl", "-sS", "--max-time", "5", `http://${lan.client}/`]);
+    expect(out).toMatch(/^external 80 /);
+  });
+});
