@@ -4,7 +4,7 @@
  * kube-proxy in a kube-proxy mode, plus a client. Every network namespace is the fixture's own:
  *
  *   client (192.0.2.10) ──┐
- *   node a (192.0.2.11) ──┼── lan: a bridge in a namespace of its own
+ *   node a (192.0.2.11) ──┼── lan: a bridge in a namespace of its own (192.0.2.1, the default gateway)
  *   node b (192.0.2.12) ──┘
  *   pods of node a: 10.244.1.0/24 (CNI bridge cni0 on node a), node b: 10.244.2.0/24; each node
  *   routes the other's pod subnet to it.
@@ -29,7 +29,7 @@ import { type Run, run } from "../lib/tools.js";
 import { inNs, shIn, Testbed } from "../testbed/testbed.js";
 import { cgroupRootOf, leftCgroupRoots, Node, type NodeImage, type ProxyMode, removeCgroups } from "./node.js";
 
-export const lan = { client: "192.0.2.10", nodeBase: 11, prefix: "192.0.2" };
+export const lan = { gateway: "192.0.2.1", client: "192.0.2.10", nodeBase: 11, prefix: "192.0.2" };
 export const clusterCidr = "10.244.0.0/16";
 
 /** An image built here as an OCI archive: `sh images/build-go.sh NAME`. */
@@ -39,6 +39,14 @@ export function goImage(name: string): NodeImage {
   if (r.status !== 0) throw new Error(`images/build-go.sh ${name}: ${r.stderr}`);
   const version = /^version: *(\S+)/m.exec(readFileSync(join(repoRoot, "Chart.yaml"), "utf8"))![1]!;
   return { name: `edge.test/${name}:${version}`, archive: join(out, `${name}.oci.tar`) };
+}
+
+export interface LoadResult {
+  ok: number;
+  failed: number;
+  errors: Record<string, number>;
+  /** The longest response time, in milliseconds. */
+  maxMs: number;
 }
 
 export interface NodeClusterOptions {
@@ -114,11 +122,13 @@ export class NodeCluster {
   /** The lan bridge, the client and each node's link, addresses and routes to the other pod subnets. */
   private wire(): void {
     for (const ns of this.namespaces) run("ip", ["netns", "add", ns]);
-    shIn(this.lanNs, "ip link set lo up; ip link add br0 type bridge; ip link set br0 up");
+    // The lan's own address is the nodes' default gateway, as a router would be: a node process
+    // (node-init's API check) reaches Service addresses through it before kube-proxy's DNAT.
+    shIn(this.lanNs, `ip link set lo up; ip link add br0 type bridge; ip link set br0 up; ip addr add ${lan.gateway}/24 dev br0`);
     const attach = (ns: string, port: string, address: string) => {
       inNs(this.lanNs, "ip", ["link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns]);
       shIn(this.lanNs, `ip link set ${port} master br0; ip link set ${port} up`);
-      shIn(ns, `ip link set lo up; ip link set eth0 up; ip addr add ${address}/24 dev eth0`);
+      shIn(ns, `ip link set lo up; ip link set eth0 up; ip addr add ${address}/24 dev eth0; ip route add default via ${lan.gateway}`);
     };
     attach(this.client, "client", lan.client);
     this.nodes.forEach((n, i) => attach(n.options.netns, `node${i}`, n.options.address));
@@ -184,6 +194,26 @@ export class NodeCluster {
     await this.control.api("DELETE", `/api/v1/namespaces/default/pods/${name}`);
     // CRI log lines: "<time> stdout|stderr F|P <text>".
     return log.split("\n").filter((l) => / stdout [FP] /.test(l)).map((l) => l.replace(/^\S+ stdout [FP] /, "")).join("\n");
+  }
+
+  /**
+   * Starts new-connection load from the client (tests/nodes/load.mjs) against `urls`; `stop()`
+   * ends it and returns its counts and longest response time.
+   */
+  load(expect: string, workers: number, urls: string[]): { stop: () => Promise<LoadResult> } {
+    const child = spawn("setpriv", ["--pdeathsig", "SIGKILL", "--", "nsenter", `--net=/run/netns/${this.client}`, "--",
+      process.execPath, join(import.meta.dirname, "load.mjs"), expect, String(workers), ...urls], { stdio: ["ignore", "pipe", "inherit"] });
+    this.servers.push(child);
+    let out = "";
+    child.stdout!.on("data", (d) => (out += d));
+    return {
+      stop: () => new Promise((resolve, reject) => {
+        child.on("exit", () => {
+          try { resolve(JSON.parse(out) as LoadResult); } catch { reject(new Error(`load: ${out}`)); }
+        });
+        child.kill("SIGTERM");
+      }),
+    };
   }
 
   /** `helm <args>` against the cluster. */

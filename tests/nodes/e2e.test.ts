@@ -10,7 +10,7 @@
  *
  * The machine's own ruleset, links and kernel settings are checked unchanged after each cluster.
  */
-import { readFileSync } from "node:fs";
+import { appendFileSync, cpSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../../gen/src/files.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -45,10 +45,14 @@ function machineState(): { ruleset: string; links: string; sysctls: Record<strin
 }
 
 interface Pod {
-  metadata: { name: string; namespace: string; deletionTimestamp?: string };
+  metadata: { name: string; namespace: string; uid: string; deletionTimestamp?: string };
   spec: { nodeName?: string };
-  status: { phase?: string; conditions?: { type: string; status: string }[] };
+  status: { phase?: string; conditions?: { type: string; status: string }[]; containerStatuses?: { name: string; containerID?: string }[] };
 }
+
+/** Linux capability bits (include/uapi/linux/capability.h). */
+const CAP = { NET_ADMIN: 12, SYS_PTRACE: 19, SYS_ADMIN: 21 };
+const capMask = (...caps: number[]) => caps.reduce((m, c) => m | (1n << BigInt(c)), 0n).toString(16).padStart(16, "0");
 
 describe.each(["iptables", "nftables"] as const)("nodes > edge on two real nodes, kube-proxy in %s mode", (mode: ProxyMode) => {
   let nodes: NodeCluster | undefined;
@@ -135,4 +139,89 @@ describe.each(["iptables", "nftables"] as const)("nodes > edge on two real nodes
     const out = await nodes!.runPod("edge-node-a", "outbound", nodeInitImage, ["curl", "-sS", "--max-time", "5", `http://${lan.client}/`]);
     expect(out).toMatch(/^external 80 /);
   });
+
+  /** The main process of container `name` of `pod`, as the kernel sees it. */
+  const processOf = (pod: Pod, name: string) => {
+    const id = pod.status.containerStatuses?.find((c) => c.name === name)?.containerID?.replace(/^containerd:\/\//, "");
+    const node = nodes!.nodes.find((n) => n.name === pod.spec.nodeName);
+    if (!id || !node) throw new Error(`no running ${name} in ${pod.metadata.name}`);
+    return node.containerProcess(id);
+  };
+
+  it("should run each container with the security context its pod asks for, as the kernel sees it (/proc/PID/status)", async () => {
+    const [kongPod] = (await kongPods()).filter(ready);
+    const proxy = processOf(kongPod!, "proxy");
+    expect(proxy.status.Uid!.split(/\s+/)).toEqual(["1000", "1000", "1000", "1000"]);
+    expect(proxy.status.CapEff).toBe(capMask());
+    expect(proxy.status.CapBnd).toBe(capMask());
+    expect(proxy.status.NoNewPrivs).toBe("1");
+    expect(proxy.status.Seccomp).toBe("2");
+    expect(proxy.rootMount.split(",")).toContain("ro");
+    for (const pod of (await nodeInitPods()).filter(ready)) {
+      const nodeInit = processOf(pod, "node-init");
+      expect(nodeInit.status.Uid!.split(/\s+/)[0]).toBe("0");
+      expect(nodeInit.status.CapEff).toBe(capMask(CAP.NET_ADMIN, CAP.SYS_ADMIN, CAP.SYS_PTRACE));
+      expect(nodeInit.status.Seccomp).toBe("2");
+      expect(nodeInit.rootMount.split(",")).toContain("ro");
+    }
+  });
+
+  it("should keep the rules and port 80 when a node-init pod is deleted, and the new pod takes over", async () => {
+    const [old] = (await nodeInitPods()).filter((p) => p.spec.nodeName === "edge-node-a");
+    const node = nodes!.nodes[0]!;
+    await nodes!.control.api("DELETE", `/api/v1/namespaces/edge-node-init/pods/${old!.metadata.name}`);
+    let answered = 0, tableSeen = 0, checks = 0;
+    await nodes!.control.waitFor(async () => {
+      checks++;
+      if (nodes!.curl(`http://${nodes!.address(0)}/`).startsWith("kong-stand-in")) answered++;
+      if (node.hasNodeInitTable()) tableSeen++;
+      return (await nodeInitPods()).some((p) => p.spec.nodeName === "edge-node-a" && p.metadata.uid !== old!.metadata.uid && ready(p));
+    }, "a new Ready node-init pod on node a", 120);
+    expect({ answered, tableSeen }).toEqual({ answered: checks, tableSeen: checks });
+  });
+
+  it("should keep port 80 answering while node a's kubelet and containerd restart", async () => {
+    const node = nodes!.nodes[0]!;
+    await node.stopComponent("kubelet");
+    await node.stopComponent("containerd");
+    expect(nodes!.curl(`http://${nodes!.address(0)}/`)).toMatch(/^kong-stand-in /);
+    expect(node.hasNodeInitTable()).toBe(true);
+    node.startContainerd();
+    await node.waitFor(() => node.ctr(["version"]).status === 0, "containerd again", 60);
+    node.startKubelet();
+    await node.waitFor(() => node.exec("curl", ["-sf", "http://127.0.0.1:10248/healthz"]).stdout === "ok", "kubelet healthz again", 60);
+    expect(nodes!.curl(`http://${nodes!.address(0)}/`)).toMatch(/^kong-stand-in /);
+    expect(nodes!.curl(`https://${nodes!.address(0)}/`, ["--insecure"])).toMatch(/^kong-stand-in /);
+  });
+
+  it("should serve every new connection to both nodes' :80 while helm upgrade rolls Kong and node-init", async () => {
+    // Kong rolls to the same image under another tag; node-init to a changed script.
+    for (const node of nodes!.nodes) node.ctr(["-n", "k8s.io", "images", "tag", "--force", standIn.name, `${standInRepository}:${standInTag}-upgrade`]);
+    const chart = join(nodes!.dir, "edge-upgrade");
+    cpSync(scratchChart(), chart, { recursive: true });
+    appendFileSync(join(chart, "files", "node-init.sh"), "# upgraded\n");
+    const oldKong = new Set((await kongPods()).map((p) => p.metadata.uid));
+    const oldNodeInit = new Set((await nodeInitPods()).map((p) => p.metadata.uid));
+    const load = nodes!.load("kong-stand-in", 4, [0, 1].map((i) => `http://${nodes!.address(i)}/`));
+    await new Promise((r) => setTimeout(r, 3000));
+    const r = nodes!.helm(helm.path, ["upgrade", "edge", chart, ...imageValues, "--set", `kong.image.tag=${standInTag}-upgrade`, "--wait", "--timeout", "300s"]);
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    await nodes!.control.waitFor(async () => {
+      const kongNow = await kongPods(), nodeInitNow = await nodeInitPods();
+      return kongNow.length >= 2 && kongNow.every((p) => !oldKong.has(p.metadata.uid) && ready(p)) &&
+        nodeInitNow.length === 2 && nodeInitNow.every((p) => !oldNodeInit.has(p.metadata.uid) && ready(p));
+    }, "every Kong and node-init pod replaced and Ready", 180);
+    await new Promise((r) => setTimeout(r, 3000));
+    const result = await load.stop();
+    console.log(`nodes > ${mode}: during helm upgrade: ${result.ok} requests answered, ${result.failed} failed, longest ${result.maxMs} ms ${JSON.stringify(result.errors)}`);
+    expect(result.failed, JSON.stringify(result.errors)).toBe(0);
+    expect(result.ok).toBeGreaterThan(100);
+  }, 420_000);
+
+  it("should remove node-init's table from both nodes on helm uninstall, closing port 80", async () => {
+    const r = nodes!.helm(helm.path, ["uninstall", "edge", "--wait", "--timeout", "180s"]);
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    for (const node of nodes!.nodes) await node.waitFor(() => !node.hasNodeInitTable(), "node-init's table to go", 60);
+    for (const i of [0, 1]) expect(nodes!.curl(`http://${nodes!.address(i)}/`)).toMatch(/^ERR 7 /);
+  }, 240_000);
 });

@@ -298,6 +298,23 @@ exec sleep infinity`;
     return run("nsenter", ["--target", String(this.pid), "--net", "--pid", "--mount", "--uts", "--ipc", "--", cmd, ...args], input === undefined ? {} : { input });
   }
 
+  /** The status (/proc/PID/status) and root mount options of a container's main process, by container ID. */
+  containerProcess(containerId: string): { status: Record<string, string>; rootMount: string } {
+    const task = this.ctr(["-n", "k8s.io", "tasks", "ls"]).stdout.split("\n").find((l) => l.startsWith(containerId));
+    if (!task) throw new Error(`node ${this.name}: no task ${containerId}`);
+    const pid = task.split(/\s+/)[1]!;
+    // The node's /proc is that of its PID namespace, where the shims report their containers' PIDs.
+    const status = Object.fromEntries(this.exec("cat", [`/proc/${pid}/status`]).stdout.split("\n")
+      .filter((l) => l.includes(":")).map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1).trim()]));
+    const root = this.exec("cat", [`/proc/${pid}/mountinfo`]).stdout.split("\n").find((l) => l.split(" ")[4] === "/");
+    return { status, rootMount: root?.split(" ")[5] ?? "" };
+  }
+
+  /** Whether node-init's nftables table is in the node's network namespace. */
+  hasNodeInitTable(): boolean {
+    return this.exec("nft", ["list", "table", "inet", "edge_node_init"]).status === 0;
+  }
+
   /** Ends every process of the node (PID 1 first: the kernel kills the rest) and its cgroups. */
   async stop(): Promise<void> {
     for (const name of ["kube-proxy", "kubelet"]) await this.stopComponent(name);
