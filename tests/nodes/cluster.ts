@@ -41,6 +41,21 @@ export function goImage(name: string): NodeImage {
   return { name: `edge.test/${name}:${version}`, archive: join(out, `${name}.oci.tar`) };
 }
 
+/** The repository and tag of an image name. */
+export const repositoryAndTag = (name: string): [string, string] => [name.replace(/:[^:/]+$/, ""), name.replace(/^.*:/, "")];
+
+/**
+ * The only values the real-node tests and the demo set: Kong's and its ingress controller's image
+ * is the Kong stand-in (`image`, from goImage("kong-stand-in")); node-init's stays the chart's own.
+ */
+export function standInValues(image: NodeImage): string[] {
+  const [repository, tag] = repositoryAndTag(image.name);
+  return [
+    "--set", `kong.image.repository=${repository}`, "--set", `kong.image.tag=${tag}`,
+    "--set", `kong.ingressController.image.repository=${repository}`, "--set", `kong.ingressController.image.tag=${tag}`,
+  ];
+}
+
 export interface LoadResult {
   ok: number;
   failed: number;
@@ -134,6 +149,8 @@ export class NodeCluster {
     this.nodes.forEach((n, i) => attach(n.options.netns, `node${i}`, n.options.address));
     for (const n of this.nodes) {
       for (const other of this.nodes.filter((o) => o !== n)) inNs(n.options.netns, "ip", ["route", "add", other.options.podCidr, "via", other.options.address]);
+      // The client reaches pod addresses too (the benchmark compares them with the node's ports).
+      inNs(this.client, "ip", ["route", "add", n.options.podCidr, "via", n.options.address]);
     }
   }
 

@@ -14,7 +14,7 @@ import { repoRoot } from "../../gen/src/files.js";
 import { builtImage } from "../image/image.js";
 import { kongChart, removeScratchCharts, scratchChart } from "../lib/chart.js";
 import { helms } from "../lib/tools.js";
-import { goImage, lan, NodeCluster } from "./cluster.js";
+import { goImage, lan, NodeCluster, standInValues } from "./cluster.js";
 
 const dir = join(repoRoot, ".cache", "demo");
 const stateFile = join(dir, "demo.json");
@@ -28,7 +28,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The background process: holds the cluster until SIGTERM. */
 async function serve(): Promise<void> {
   const standIn = goImage("kong-stand-in");
-  const [repository, tag] = [standIn.name.replace(/:[^:]+$/, ""), standIn.name.replace(/^.*:/, "")];
   const nodeInit = builtImage();
   const cluster = new NodeCluster({ mode: "nftables", images: [{ name: "node-init", archive: join(nodeInit.out, "edge-node-init.oci.tar") }, standIn] });
   let stopping = false;
@@ -45,9 +44,7 @@ async function serve(): Promise<void> {
   try {
     await cluster.start();
     const kong = kongChart();
-    const r = cluster.helm(helms[0].path, ["install", "edge", scratchChart(), "--wait", "--timeout", "300s",
-      "--set", `kong.image.repository=${repository}`, "--set", `kong.image.tag=${tag}`,
-      "--set", `kong.ingressController.image.repository=${repository}`, "--set", `kong.ingressController.image.tag=${tag}`]);
+    const r = cluster.helm(helms[0].path, ["install", "edge", scratchChart(), "--wait", "--timeout", "300s", ...standInValues(standIn)]);
     if (r.status !== 0) throw new Error(`helm install: ${r.stdout}${r.stderr}`);
     const addresses = cluster.nodes.map((_, i) => cluster.address(i));
     const urls = addresses.flatMap((a) => [`http://${a}/`, `https://${a}/`]);

@@ -17,7 +17,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { kongChart, removeScratchCharts, scratchChart } from "../lib/chart.js";
 import { helms, requirePrograms, run } from "../lib/tools.js";
 import { builtImage } from "../image/image.js";
-import { goImage, lan, NodeCluster } from "./cluster.js";
+import { goImage, lan, NodeCluster, repositoryAndTag, standInValues } from "./cluster.js";
 import { kubeletSysctls, type ProxyMode } from "./node.js";
 
 if (process.getuid?.() !== 0) throw new Error("nodes > e2e: needs root (CI runs as root)");
@@ -28,12 +28,8 @@ const kong = kongChart();
 const nodeInitImage = `ghcr.io/edge-chart/edge-node-init:${/^version: *(\S+)/m.exec(readFileSync(join(repoRoot, "Chart.yaml"), "utf8"))![1]}`;
 const helm = helms[0];
 const standIn = goImage("kong-stand-in");
-const [standInRepository, standInTag] = [standIn.name.replace(/:[^:]+$/, ""), standIn.name.replace(/^.*:/, "")];
-/** The only values the tests set: where the images come from. */
-export const imageValues = [
-  "--set", `kong.image.repository=${standInRepository}`, "--set", `kong.image.tag=${standInTag}`,
-  "--set", `kong.ingressController.image.repository=${standInRepository}`, "--set", `kong.ingressController.image.tag=${standInTag}`,
-];
+const [standInRepository, standInTag] = repositoryAndTag(standIn.name);
+const imageValues = standInValues(standIn);
 
 /** What must be the same before and after: the machine's nftables ruleset, links and the kernel settings kubelet checks. */
 function machineState(): { ruleset: string; links: string; sysctls: Record<string, string> } {
