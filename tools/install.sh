@@ -7,7 +7,7 @@
 #   helm (the default): helm3, helm4, helm-unittest and psa-check, built from the Go module proxy
 #     at the versions pinned in tools/versions.env into .tools/bin.
 #   cluster: a local control plane for the cluster tests: etcd, kube-apiserver,
-#     kube-controller-manager, kube-scheduler and kwok (a cold build takes ~20 min on 2 cores).
+#     kube-controller-manager, kube-scheduler and kwok (the longest cold build; README gives measured times).
 #   node: what a real node runs, for the node tests and the demo: kubelet and kube-proxy (the
 #     control plane's Kubernetes module and version), containerd with its runc shim and ctr, runc
 #     (cgo, with libseccomp from `system`) and the CNI plugins bridge, host-local, loopback and
