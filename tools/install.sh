@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs what the tests need and a fresh machine lacks.
 # A tool already on PATH is reused when its version matches; a built one is kept until the pin changes.
-# Usage: sh tools/install.sh [system] [helm] [cluster] [node] [lint]
+# Usage: sh tools/install.sh [system] [helm] [cluster] [node] [lint] [argocd]
 #   system: the Debian packages of the programs in tools/programs.tsv that are not on PATH
 #     (apt-get, so root; only when something is missing).
 #   helm (the default): helm3, helm4, helm-unittest and psa-check, built from the Go module proxy
@@ -14,6 +14,8 @@
 #     portmap (into .tools/cni, apart from iproute2's own `bridge`).
 #   lint: actionlint (the release workflow) and shfmt (its parser lists the commands of
 #     files/node-init.sh for the image tests).
+#   argocd: Argo CD's one binary (tools/argocd), linked as argocd-application-controller and
+#     argocd-repo-server, for the Argo CD tests.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/tools/versions.env"
@@ -217,6 +219,26 @@ node_tools() {
   go_install sigs.k8s.io/cri-tools/cmd/crictl "$CRICTL_VERSION"
 }
 
+# argocd_tools: Argo CD at ARGOCD_VERSION from tools/argocd/go.mod. One binary serves every
+# component; it picks one by the name it is run as (or ARGOCD_BINARY_NAME), hence the links.
+argocd_tools() {
+  grep -q "^	github.com/argoproj/argo-cd/v3 $ARGOCD_VERSION " "$root/tools/argocd/go.mod" &&
+    grep -q "=> github.com/argoproj/argo-cd/gitops-engine $ARGOCD_GITOPS_ENGINE_VERSION\$" "$root/tools/argocd/go.mod" || {
+    echo "tools: tools/argocd/go.mod is not at argo-cd $ARGOCD_VERSION; run sh tools/argocd/update.sh" >&2
+    exit 1
+  }
+  # The version stamps of Argo CD's release build (its Makefile's LDFLAGS): buildDate is the
+  # release's commit time as the module proxy reports it; git commit and tree state are unknown.
+  pkg=github.com/argoproj/argo-cd/v3/common
+  kubectl=$(cd "$root/tools/argocd" && go list -m -f '{{.Version}}' k8s.io/kubectl)
+  date=$(cd "$root/tools/argocd" && go list -m -f '{{with .Time}}{{.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' github.com/argoproj/argo-cd/v3)
+  build_mod argocd "-X $pkg.version=${ARGOCD_VERSION#v} -X $pkg.gitTag=$ARGOCD_VERSION \
+    -X $pkg.buildDate=$date -X $pkg.kubectlVersion=$kubectl" argocd=github.com/argoproj/argo-cd/v3/cmd
+  for component in argocd-application-controller argocd-repo-server; do
+    ln -sf argocd "$bin/$component"
+  done
+}
+
 lint_tools() {
   go_install github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION"
   go_install mvdan.cc/sh/v3/cmd/shfmt "$SHFMT_VERSION"
@@ -230,6 +252,7 @@ for group in "$@"; do
     cluster) cluster_tools ;;
     node) node_tools ;;
     lint) lint_tools ;;
-    *) echo "usage: sh tools/install.sh [system] [helm] [cluster] [node] [lint]" >&2; exit 2 ;;
+    argocd) argocd_tools ;;
+    *) echo "usage: sh tools/install.sh [system] [helm] [cluster] [node] [lint] [argocd]" >&2; exit 2 ;;
   esac
 done
