@@ -22,7 +22,7 @@ const bin = (name: string): string => {
 };
 
 /** A free TCP port on 127.0.0.1. */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.listen(0, "127.0.0.1", () => {
@@ -125,6 +125,11 @@ current-context: edge-test
       "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
       "--manage-nodes-with-label-selector=", "--disregard-status-with-annotation-selector=kwok.x-k8s.io/status=custom",
       "--cidr=10.244.0.0/16", "--node-ip=127.0.0.1", "--server-address=127.0.0.1:" + kwokPort,
+      // Node leases, which the heartbeat-with-lease stage below relies on (kwokctl's default, 40 s):
+      // without them a node's only heartbeat is its status, about once a minute, and the node
+      // lifecycle controller marks it unknown after --node-monitor-grace-period and every pod on
+      // it not Ready, for good (kwok sets a pod Ready once).
+      "--node-lease-duration-seconds=40",
       `--config=${this.stagesFile()}`,
     ]);
     for (const name of this.nodes) {

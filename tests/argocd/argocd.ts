@@ -1,0 +1,293 @@
+/**
+ * Argo CD for real against a test control plane (tests/cluster/cluster.ts): its application
+ * controller and repo-server, built by `sh tools/install.sh argocd` at ARGOCD_VERSION, and Redis,
+ * run as local processes on 127.0.0.1, with Argo CD's own CRDs and configuration objects from that
+ * release's manifests (manifests/crds, manifests/core-install.yaml in the Go module cache). The
+ * repo-server renders charts with the pinned Helm 4 (tools/versions.env) as its `helm`.
+ *
+ * What differs from an installation in the cluster, and why:
+ * - The processes run on this machine, not in pods (kwok's nodes run no containers). They reach
+ *   the API server with the test admin's kubeconfig through ARGOCD_FAKE_IN_CLUSTER, Argo CD's own
+ *   switch for running outside a pod (its Procfile); in a cluster the controller's ClusterRole in
+ *   core-install.yaml grants it every verb on every resource, so nothing is allowed here that is
+ *   denied there.
+ * - No argocd-server (API, UI, webhooks): the tests act as its webhook does, through the refresh
+ *   annotation, and read the Application's status; it also creates the `default` AppProject, so
+ *   this fixture creates it as the server would.
+ * - No ApplicationSet CRD or controller: nothing here uses ApplicationSets.
+ */
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { parseAllDocuments } from "yaml";
+import { repoRoot } from "../../gen/src/files.js";
+import { type ApiResponse, type Cluster, freePort } from "../cluster/cluster.js";
+import { Daemons } from "../lib/daemons.js";
+import { requirePrograms, run } from "../lib/tools.js";
+
+export const ARGOCD_NAMESPACE = "argocd";
+
+const toolsBin = join(repoRoot, ".tools", "bin");
+
+/** Kubernetes object as read from the API. */
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string; namespace?: string; uid?: string; resourceVersion?: string; generation?: number;
+    labels?: Record<string, string>; annotations?: Record<string, string>; finalizers?: string[]; deletionTimestamp?: string;
+  };
+  [key: string]: unknown;
+}
+
+/** One managed resource in an Application's status. */
+export interface ResourceStatus {
+  group?: string;
+  version: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+  status?: string;
+  health?: { status: string; message?: string };
+  hook?: boolean;
+  requiresPruning?: boolean;
+}
+
+/** The parts of an Application's status the tests read. */
+export interface Application extends KubeObject {
+  spec: Record<string, unknown>;
+  status?: {
+    sync?: { status: string; revision?: string };
+    health?: { status: string };
+    resources?: ResourceStatus[];
+    conditions?: { type: string; message: string }[];
+    reconciledAt?: string;
+    operationState?: {
+      phase: string; message?: string; startedAt?: string; finishedAt?: string;
+      operation?: { sync?: { resources?: { group?: string; kind: string; name: string; namespace?: string }[] } };
+      syncResult?: { revision: string };
+    };
+    history?: { id: number; revision: string; deployedAt: string }[];
+  };
+}
+
+/** Where Argo CD's release lives in the Go module cache (downloaded by its build). */
+function argoCdModuleDir(): string {
+  const r = run("go", ["list", "-m", "-f", "{{.Dir}}", "github.com/argoproj/argo-cd/v3"], { cwd: join(repoRoot, "tools", "argocd") });
+  if (r.status !== 0 || !r.stdout.trim()) throw new Error(`argocd: Argo CD's module is not in the Go module cache: run \`sh tools/install.sh argocd\`\n${r.stderr}`);
+  return r.stdout.trim();
+}
+
+function tool(name: string): string {
+  const path = join(toolsBin, name);
+  if (!existsSync(path)) throw new Error(`${path} is missing: run \`sh tools/install.sh argocd helm\``);
+  return path;
+}
+
+export class ArgoCD {
+  readonly dir = mkdtempSync(join(tmpdir(), "edge-argocd-"));
+  private readonly daemons = new Daemons(this.dir);
+  private readonly programs = requirePrograms("redis-server", "git");
+  private readonly ports = { redis: 0, repoServer: 0, repoServerMetrics: 0, controllerMetrics: 0 };
+  private readonly resources = new Map<string, { name: string; kind: string; namespaced: boolean }[]>();
+  /** Seconds start() took from the CRDs to a running controller. */
+  startSeconds = 0;
+
+  constructor(readonly cluster: Cluster) {}
+
+  async start(): Promise<void> {
+    const started = performance.now();
+    const argocd = tool("argocd");
+    const helm = tool("helm4");
+    const module = argoCdModuleDir();
+    for (const [k] of Object.entries(this.ports)) this.ports[k as keyof typeof this.ports] = await freePort();
+
+    // Argo CD's CRDs, then its namespace and configuration objects as core-install.yaml has them.
+    for (const crd of ["application-crd.yaml", "appproject-crd.yaml"]) {
+      for (const o of this.parse(readFileSync(join(module, "manifests", "crds", crd), "utf8"))) await this.apply(o);
+    }
+    await this.cluster.waitFor(async () => (await this.cluster.api("GET", `/apis/argoproj.io/v1alpha1/namespaces/${ARGOCD_NAMESPACE}/applications`)).status === 200, "Argo CD's CRDs served");
+    this.resources.clear();
+    await this.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: ARGOCD_NAMESPACE } });
+    const config = this.parse(readFileSync(join(module, "manifests", "core-install.yaml"), "utf8"))
+      .filter((o) => o.kind === "ConfigMap" || o.kind === "Secret");
+    if (!config.some((o) => o.metadata.name === "argocd-cm")) throw new Error("argocd: core-install.yaml has no argocd-cm; update tests/argocd/argocd.ts");
+    for (const o of config) await this.apply({ ...o, metadata: { ...o.metadata, namespace: ARGOCD_NAMESPACE } });
+    // The project argocd-server creates on its first start (server.go, its default AppProject).
+    await this.apply({
+      apiVersion: "argoproj.io/v1alpha1", kind: "AppProject", metadata: { name: "default", namespace: ARGOCD_NAMESPACE },
+      spec: { sourceRepos: ["*"], destinations: [{ server: "*", namespace: "*" }], clusterResourceWhitelist: [{ group: "*", kind: "*" }] },
+    });
+
+    // Redis, Argo CD's cache: loopback only, nothing persisted.
+    this.daemons.start("redis", this.programs["redis-server"], [
+      "--bind", "127.0.0.1", "--port", String(this.ports.redis), "--save", "", "--appendonly", "no", "--dir", this.dir,
+    ]);
+    // The repo-server's PATH as in Argo CD's image: `helm` (the pinned Helm 4), the scripts the
+    // Dockerfile copies from hack/ to /usr/local/bin (it runs git-verify-wrapper.sh on every
+    // revision, and fails a render without it), `argocd` (git's askpass helper) and git.
+    const path = join(this.dir, "bin");
+    mkdirSync(path);
+    symlinkSync(helm, join(path, "helm"));
+    for (const script of ["git-verify-wrapper.sh", "gpg-wrapper.sh"]) {
+      // The module cache keeps files read-only and not executable.
+      copyFileSync(join(module, "hack", script), join(path, script));
+      chmodSync(join(path, script), 0o755);
+    }
+    const env = this.env({ PATH: [path, toolsBin, dirname(this.programs.git), process.env.PATH].join(":") });
+    this.daemons.start("repo-server", argocd, [
+      "--address", "127.0.0.1", "--port", String(this.ports.repoServer),
+      "--metrics-address", "127.0.0.1", "--metrics-port", String(this.ports.repoServerMetrics),
+      "--redis", `127.0.0.1:${this.ports.redis}`, "--loglevel", "info",
+    ], { env: { ...env, ARGOCD_BINARY_NAME: "argocd-repo-server" } });
+    await this.startController();
+    await this.cluster.waitFor(async () => await this.healthy(this.ports.repoServerMetrics), "Argo CD repo-server healthy", 60);
+    this.startSeconds = (performance.now() - started) / 1000;
+  }
+
+  /** Process environment of an Argo CD component: everything it writes stays under this.dir. */
+  private env(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+    const d = (p: string) => {
+      mkdirSync(join(this.dir, p), { recursive: true });
+      return join(this.dir, p);
+    };
+    return {
+      ...process.env,
+      HOME: d("home"), TMPDIR: d("tmp"),
+      GIT_CONFIG_NOSYSTEM: "1",
+      KUBECONFIG: this.cluster.kubeconfig, ARGOCD_FAKE_IN_CLUSTER: "true",
+      ARGOCD_TLS_DATA_PATH: d("config/tls"), ARGOCD_SSH_DATA_PATH: d("config/ssh"),
+      ARGOCD_GNUPGHOME: d("config/gpg/keys"), ARGOCD_GPG_DATA_PATH: d("config/gpg/source"), ARGOCD_GPG_ENABLED: "false",
+      ARGOCD_PLUGINSOCKFILEPATH: d("plugins"), ARGOCD_ASK_PASS_SOCK: join(d("tmp"), "reposerver-ask-pass.sock"),
+      ...extra,
+    };
+  }
+
+  private async healthy(metricsPort: number): Promise<boolean> {
+    try {
+      return (await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).ok;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Starts the application controller (its shard 0 of 1, as the StatefulSet's first pod). */
+  async startController(): Promise<void> {
+    this.daemons.start("application-controller", tool("argocd"), [
+      "--namespace", ARGOCD_NAMESPACE,
+      "--repo-server", `127.0.0.1:${this.ports.repoServer}`, "--redis", `127.0.0.1:${this.ports.redis}`,
+      "--metrics-port", String(this.ports.controllerMetrics), "--loglevel", "info",
+      // Each resource's health in the Application's status (Argo CD 2's default; Argo CD 3 keeps
+      // it only in its Redis resource tree, which the API server reads): the tests read it there.
+      "--persist-resource-health",
+    ], { env: this.env({ ARGOCD_BINARY_NAME: "argocd-application-controller", HOSTNAME: "argocd-application-controller-0" }) });
+    await this.cluster.waitFor(async () => await this.healthy(this.ports.controllerMetrics), "Argo CD application controller healthy", 60);
+  }
+
+  /** Stops the application controller (SIGTERM, as the kubelet does) and starts it again. */
+  async restartController(): Promise<void> {
+    await this.daemons.stop("application-controller", 30);
+    await this.startController();
+  }
+
+  private parse(text: string): KubeObject[] {
+    return parseAllDocuments(text).map((d) => d.toJS() as KubeObject | null).filter((o): o is KubeObject => !!o?.kind);
+  }
+
+  /** The API path of `kind` in `apiVersion` (collection, with the namespace when namespaced). */
+  async path(apiVersion: string, kind: string, namespace?: string): Promise<string> {
+    const base = apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    if (!this.resources.has(base)) {
+      const r = await this.cluster.api("GET", base);
+      this.resources.set(base, (r.body as { resources?: { name: string; kind: string; namespaced: boolean }[] }).resources ?? []);
+    }
+    const resource = this.resources.get(base)!.find((r) => r.kind === kind && !r.name.includes("/"));
+    if (!resource) throw new Error(`argocd: ${kind} is not served in ${apiVersion}`);
+    return `${base}${resource.namespaced ? `/namespaces/${namespace ?? "default"}` : ""}/${resource.name}`;
+  }
+
+  /**
+   * What Argo CD passes `helm template` as --api-versions: every group/version the API server
+   * serves, and group/version/Kind of each of its resources.
+   */
+  async apiVersions(): Promise<string[]> {
+    const core = ["v1"];
+    const groups = ((await this.cluster.api("GET", "/apis")).body as { groups: { versions: { groupVersion: string }[] }[] }).groups
+      .flatMap((g) => g.versions.map((v) => v.groupVersion));
+    const out: string[] = [];
+    for (const gv of [...core, ...groups]) {
+      out.push(gv);
+      const r = await this.cluster.api("GET", gv === "v1" ? "/api/v1" : `/apis/${gv}`);
+      for (const res of (r.body as { resources?: { name: string; kind: string }[] }).resources ?? []) {
+        if (!res.name.includes("/")) out.push(`${gv}/${res.kind}`);
+      }
+    }
+    return [...new Set(out)].sort();
+  }
+
+  /** Server-side apply of `o` (as `kubectl apply --server-side`, which Argo CD's install docs use). */
+  async apply(o: KubeObject): Promise<KubeObject> {
+    const r = await this.cluster.api("PATCH", `${await this.path(o.apiVersion, o.kind, o.metadata.namespace)}/${o.metadata.name}?fieldManager=edge-test&force=true`, o, "application/apply-patch+yaml");
+    if (r.status !== 200 && r.status !== 201) throw new Error(`argocd: applying ${o.kind} ${o.metadata.name}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body as KubeObject;
+  }
+
+  /** GET of one object; undefined when it does not exist. */
+  async get<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, name: string, namespace?: string): Promise<T | undefined> {
+    const r = await this.cluster.api("GET", `${await this.path(apiVersion, kind, namespace)}/${name}`);
+    if (r.status === 404) return undefined;
+    if (r.status !== 200) throw new Error(`argocd: reading ${kind} ${name}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body as T;
+  }
+
+  /** A JSON merge patch of one object (a person's or a controller's change). */
+  async patch(apiVersion: string, kind: string, name: string, namespace: string | undefined, patch: unknown, subresource = ""): Promise<ApiResponse> {
+    return this.cluster.api("PATCH", `${await this.path(apiVersion, kind, namespace)}/${name}${subresource}`, patch, "application/merge-patch+json");
+  }
+
+  async application(name: string): Promise<Application | undefined> {
+    return this.get<Application>("argoproj.io/v1alpha1", "Application", name, ARGOCD_NAMESPACE);
+  }
+
+  /**
+   * Asks for a refresh as argocd-server's API and Git webhooks do (the refresh annotation) and
+   * waits until the controller has compared again.
+   */
+  async refresh(name: string, type: "normal" | "hard"): Promise<Application> {
+    const r = await this.patch("argoproj.io/v1alpha1", "Application", name, ARGOCD_NAMESPACE, { metadata: { annotations: { "argocd.argoproj.io/refresh": type } } });
+    if (r.status !== 200) throw new Error(`argocd: refreshing ${name}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
+    let app: Application | undefined;
+    await this.cluster.waitFor(async () => {
+      app = await this.application(name);
+      // The controller removes the annotation with the status of the comparison it asked for.
+      return !!app && !app.metadata.annotations?.["argocd.argoproj.io/refresh"];
+    }, `Application ${name} refreshed (${type})`, 120);
+    return app!;
+  }
+
+  /** Waits until `cond` holds for Application `name`; the error names its last status. */
+  async waitForApplication(name: string, what: string, cond: (app: Application) => boolean, seconds = 180): Promise<Application> {
+    let app: Application | undefined;
+    try {
+      await this.cluster.waitFor(async () => {
+        app = await this.application(name);
+        return !!app && cond(app);
+      }, `Application ${name}: ${what}`, seconds);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\nlast status: ${JSON.stringify(app?.status ?? app ?? null, null, 1)}`);
+    }
+    return app!;
+  }
+
+  /** Lines of a component's log matching `pattern`. */
+  logLines(component: "application-controller" | "repo-server" | "redis", pattern: RegExp): string[] {
+    return this.daemons.log(component).split("\n").filter((l) => pattern.test(l));
+  }
+
+  /** Stops every process; keeps the directory (logs) when `keepLogs`. */
+  async stop(keepLogs = false): Promise<void> {
+    await this.daemons.stopAll();
+    if (!keepLogs) rmSync(this.dir, { recursive: true, force: true });
+    else console.log(`argocd: logs kept in ${join(this.dir, "logs")}`);
+  }
+}

@@ -1,0 +1,271 @@
+/**
+ * argocd > sync: argocd/edge.yaml as shipped (only its repoURL pointed at a Git server on
+ * loopback serving this repository with the Kong chart vendored in charts/), synced by Argo CD's
+ * own application controller and repo-server (tests/argocd/argocd.ts) into a real control plane
+ * with three kwok nodes (tests/cluster/cluster.ts). What kwok cannot show: containers do not run,
+ * so that node-init removes its rules when its DaemonSet is deleted is tested in tests/testbed;
+ * here, that Argo CD deletes the DaemonSet.
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { parse, parseAllDocuments } from "yaml";
+import { repoRoot } from "../../gen/src/files.js";
+import { Cluster } from "../cluster/cluster.js";
+import { type K8sObject, kongChart, removeScratchCharts, scratchChart } from "../lib/chart.js";
+import { helms, run } from "../lib/tools.js";
+import { type Application, ARGOCD_NAMESPACE, ArgoCD, type KubeObject, type ResourceStatus } from "./argocd.js";
+import { GitServer } from "./git-server.js";
+
+const kong = kongChart();
+console.log(`argocd > sync: Kong chart = ${kong.kind} (${kong.path})`);
+const helm4 = helms.find((h) => h.name === "helm4")!;
+
+const APP = "edge";
+const shipped = parse(readFileSync(join(repoRoot, "argocd", "edge.yaml"), "utf8")) as Application & {
+  spec: {
+    source: { repoURL: string; targetRevision: string; path: string; helm: { releaseName: string; valueFiles: string[] } };
+    destination: { server: string; namespace: string };
+  };
+};
+
+/** This repository as a user's fork holds it: the chart, its presets, argocd/, Kong in charts/. */
+function repositoryTree(): string {
+  const tree = mkdtempSync(join(tmpdir(), "edge-repo-"));
+  cpSync(scratchChart({ kong }), tree, { recursive: true });
+  for (const f of [".helmignore", "argocd"]) cpSync(join(repoRoot, f), join(tree, f), { recursive: true });
+  return tree;
+}
+
+const key = (r: { group?: string; kind: string; namespace?: string; name: string }) => `${r.group ?? ""}/${r.kind}/${r.namespace ?? ""}/${r.name}`;
+const synced = (app: Application) => app.status?.sync?.status === "Synced";
+const outOfSync = (app: Application) => (app.status?.resources ?? []).filter((r) => r.status !== "Synced").map(key);
+const unhealthy = (app: Application) => (app.status?.resources ?? []).filter((r) => r.health && r.health.status !== "Healthy").map((r) => `${key(r)}: ${r.health!.status} ${r.health!.message ?? ""}`);
+
+describe("argocd > sync", () => {
+  const cluster = new Cluster();
+  const git = new GitServer();
+  const argocd = new ArgoCD(cluster);
+  let failed = false;
+  let revision = "";
+  let tree = "";
+
+  beforeAll(async () => {
+    try {
+      await cluster.start();
+      await git.start();
+      tree = repositoryTree();
+      revision = git.commit("edge", tree, "edge");
+      await argocd.start();
+    } catch (e) {
+      failed = true;
+      throw e;
+    }
+    console.log(`argocd > sync: control plane in ${cluster.startSeconds.toFixed(1)} s, Argo CD in ${argocd.startSeconds.toFixed(1)} s`);
+  }, 300_000);
+  afterEach((context) => {
+    if (context.task.result?.state === "fail") failed = true;
+  });
+  afterAll(async () => {
+    await argocd.stop(failed);
+    await git.stop(failed);
+    await cluster.stop(failed);
+    if (tree) rmSync(tree, { recursive: true, force: true });
+    removeScratchCharts();
+  }, 120_000);
+
+  /** The shipped Application with its repoURL pointed at the local Git server, and `changes`. */
+  const application = (valueFiles = shipped.spec.source.helm.valueFiles): KubeObject => ({
+    ...shipped,
+    spec: { ...shipped.spec, source: { ...shipped.spec.source, repoURL: git.url("edge"), helm: { ...shipped.spec.source.helm, valueFiles } } },
+  });
+
+  /** What each managed object looks like to a writer: generation where the API keeps one, else resourceVersion. */
+  const writes = async (app: Application) => {
+    const out: Record<string, string> = {};
+    for (const r of app.status?.resources ?? []) {
+      const o = await argocd.get(r.group ? `${r.group}/${r.version}` : r.version, r.kind, r.name, r.namespace);
+      out[key(r)] = o ? String(o.metadata.generation ?? o.metadata.resourceVersion) : "absent";
+    }
+    return out;
+  };
+
+  /** Synced with no resource out of sync, and every sync Argo CD ran is `history` (no new one). */
+  const expectStillSynced = (app: Application, history: number) => {
+    expect(app.status?.sync?.status).toBe("Synced");
+    expect(app.status?.sync?.revision).toBe(revision);
+    expect(outOfSync(app)).toEqual([]);
+    expect(app.status?.history ?? []).toHaveLength(history);
+  };
+
+  it("should sync the shipped Application to Synced and Healthy, every rendered object Synced", async () => {
+    expect(shipped.spec.source.targetRevision).toBe("main");
+    const started = performance.now();
+    await argocd.apply(application());
+    const app = await argocd.waitForApplication(APP, "Synced and Healthy", (a) => synced(a) && a.status?.health?.status === "Healthy" && a.status?.operationState?.phase === "Succeeded", 240);
+    console.log(`argocd > sync: Synced and Healthy ${((performance.now() - started) / 1000).toFixed(1)} s after the Application was created (revision ${revision.slice(0, 12)})`);
+    expect(app.status?.sync?.revision).toBe(revision);
+    expect(outOfSync(app)).toEqual([]);
+    expect(unhealthy(app)).toEqual([]);
+    expect(app.status?.history).toHaveLength(1);
+  }, 300_000);
+
+  it("should manage exactly what `helm template --include-crds` renders with the cluster's API versions, without the Helm test hook", async () => {
+    const app = (await argocd.application(APP))!;
+    // The flags Argo CD's repo-server adds: the target cluster's version and API versions (the
+    // real Kong chart renders its IngressClass only when the cluster serves it) and the chart's
+    // CRDs; `helm template` alone gives neither.
+    const kubeVersion = ((await cluster.api("GET", "/version")).body as { gitVersion: string }).gitVersion;
+    const args = ["template", "edge", scratchChart({ kong }), "--namespace", shipped.spec.destination.namespace, "--include-crds", "--kube-version", kubeVersion,
+      ...shipped.spec.source.helm.valueFiles.flatMap((f) => ["-f", join(repoRoot, f)]), ...(await argocd.apiVersions()).flatMap((v) => ["--api-versions", v])];
+    const r = run(helm4.path, args);
+    expect(r.status, r.stderr).toBe(0);
+    const rendered = parseAllDocuments(r.stdout).map((d) => d.toJS() as K8sObject | null).filter((o): o is K8sObject => !!o)
+      .filter((o) => !o.metadata.annotations?.["helm.sh/hook"]);
+    const groupOf = (o: K8sObject) => (o.apiVersion.includes("/") ? o.apiVersion.split("/")[0] : "");
+    const expected = rendered.map((o) => key({ group: groupOf(o), kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name })).sort();
+    expect((app.status?.resources ?? []).map(key).sort()).toEqual(expected);
+    // The chart's test hook: not among the resources, never created.
+    expect((app.status?.resources ?? []).filter((r: ResourceStatus) => r.kind === "Pod")).toEqual([]);
+    expect(await argocd.get("v1", "Pod", "edge-proxy-test", "kong")).toBeUndefined();
+  });
+
+  it("should run node-init on every kwok node (the DaemonSet Healthy because its pods are Ready)", async () => {
+    const ds = await argocd.get<KubeObject & { status: { numberReady: number; desiredNumberScheduled: number } }>("apps/v1", "DaemonSet", "edge-node-init", "edge-node-init");
+    expect(ds?.status.desiredNumberScheduled).toBe(3);
+    expect(ds?.status.numberReady).toBe(3);
+    for (const ns of ["kong", "edge-node-init"]) {
+      const o = await argocd.get("v1", "Namespace", ns);
+      expect(o?.metadata.labels?.["pod-security.kubernetes.io/enforce"]).toBe(ns === "kong" ? "restricted" : "privileged");
+    }
+  });
+
+  it("should still be Synced, with nothing written, after a hard refresh", async () => {
+    const before = (await argocd.application(APP))!;
+    const written = await writes(before);
+    const app = await argocd.refresh(APP, "hard");
+    expectStillSynced(app, 1);
+    expect(unhealthy(app)).toEqual([]);
+    expect(app.status?.health?.status).toBe("Healthy");
+    expect(await writes(app)).toEqual(written);
+  });
+
+  it("should still be Synced, with nothing written, after the application controller restarts", async () => {
+    const before = (await argocd.application(APP))!;
+    const written = await writes(before);
+    await argocd.restartController();
+    // A restarted controller compares again when the status expires (timeout.reconciliation, 120 s
+    // by default) or on request: a refresh makes it compare from its new cache now.
+    const app = await argocd.refresh(APP, "normal");
+    expectStillSynced(app, 1);
+    expect(unhealthy(app)).toEqual([]);
+    expect(app.status?.health?.status).toBe("Healthy");
+    expect(await writes(app)).toEqual(written);
+  });
+
+  it.runIf(kong.kind === "real")("should leave Kong's replicas to the HPA: scaled up, no diff after a hard refresh, not reverted (real Kong chart)", async () => {
+    const deployment = ["apps/v1", "Deployment", "edge-kong", "kong"] as const;
+    type Scaled = KubeObject & { spec: { replicas?: number } };
+    const hpa = await argocd.get<KubeObject & { spec: { minReplicas: number; maxReplicas: number } }>("autoscaling/v2", "HorizontalPodAutoscaler", "edge-kong", "kong");
+    expect(hpa).toBeDefined();
+    await cluster.waitFor(async () => (await argocd.get<Scaled>(...deployment))?.spec.replicas === hpa!.spec.minReplicas, "the HPA at its minimum");
+    const before = (await argocd.application(APP))!;
+    // What the HPA controller writes when it scales: the Deployment's scale subresource.
+    const replicas = hpa!.spec.minReplicas + 1;
+    expect(replicas).toBeLessThanOrEqual(hpa!.spec.maxReplicas);
+    const r = await argocd.patch(...deployment, { spec: { replicas } }, "/scale");
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const app = await argocd.refresh(APP, "hard");
+    expectStillSynced(app, 1);
+    expect(app.status?.operationState?.startedAt).toBe(before.status?.operationState?.startedAt);
+    // Longer than self-heal's first back-off (2 s): Argo CD never acts on it.
+    await new Promise((res) => setTimeout(res, 5000));
+    expect((await argocd.get<Scaled>(...deployment))?.spec.replicas).toBe(replicas);
+    expect((await argocd.application(APP))!.status?.operationState?.startedAt).toBe(before.status?.operationState?.startedAt);
+  }, 300_000);
+
+  it("should put back a NetworkPolicy changed by hand (self-heal)", async () => {
+    const path = ["networking.k8s.io/v1", "NetworkPolicy", "edge-kong-ingress", "kong"] as const;
+    const original = (await argocd.get<KubeObject & { spec: unknown }>(...path))!;
+    const changed = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+    const r = await argocd.patch(...path, { spec: { ingress: [{}] } });
+    expect(r.status).toBe(200);
+    expect(((await argocd.get<KubeObject & { spec: unknown }>(...path))!).spec).not.toEqual(original.spec);
+    await cluster.waitFor(async () => JSON.stringify((await argocd.get<KubeObject & { spec: unknown }>(...path))?.spec) === JSON.stringify(original.spec), "the NetworkPolicy put back", 120);
+    // A sync of the drifted object alone (Argo CD records no history entry for it).
+    const app = await argocd.waitForApplication(APP, "Synced after self-heal", (a) => synced(a) && a.status?.operationState?.phase === "Succeeded" && (a.status?.operationState?.startedAt ?? "") >= changed);
+    expect(outOfSync(app)).toEqual([]);
+    expect(app.status?.operationState?.operation?.sync?.resources?.map((r) => `${r.kind}/${r.name}`)).toEqual(["NetworkPolicy/edge-kong-ingress"]);
+    expect(app.status?.history).toHaveLength(1);
+  }, 300_000);
+
+  it("should switch presets (on-prem-ha to single-node) in place: no namespace deleted or recreated", async () => {
+    const uid = async (name: string) => (await argocd.get("v1", "Namespace", name))?.metadata.uid;
+    const uids = { kong: await uid("kong"), nodeInit: await uid("edge-node-init") };
+    const historyBefore = (await argocd.application(APP))!.status?.history?.length ?? 0;
+    let deleting = false, watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        for (const ns of ["kong", "edge-node-init"]) {
+          const o = await argocd.get("v1", "Namespace", ns).catch(() => null);
+          if (o === undefined || o?.metadata.deletionTimestamp) deleting = true;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    let app: Application;
+    try {
+      await argocd.apply(application(["presets/single-node.yaml"]));
+      app = await argocd.waitForApplication(APP, "Synced to the single-node preset", (a) => synced(a) && a.status?.operationState?.phase === "Succeeded" && (a.status?.history?.length ?? 0) > historyBefore);
+    } finally {
+      watching = false;
+      await watcher;
+    }
+    expect(outOfSync(app)).toEqual([]);
+    expect(deleting).toBe(false);
+    expect({ kong: await uid("kong"), nodeInit: await uid("edge-node-init") }).toEqual(uids);
+    if (kong.kind === "stand-in") {
+      const cm = await argocd.get<KubeObject & { data: Record<string, string> }>("v1", "ConfigMap", "kong-stand-in-values", "kong");
+      expect(JSON.parse(cm!.data["values.json"]!).autoscaling.enabled).toBe(false);
+    }
+  }, 300_000);
+
+  it("should delete what it deployed when the Application is deleted: node-init's DaemonSet first, then the namespaces; CRDs kept", async () => {
+    const app = (await argocd.application(APP))!;
+    expect(app.metadata.finalizers).toContain("resources-finalizer.argocd.argoproj.io");
+    const managed = app.status?.resources ?? [];
+    // When the DaemonSet is gone and when each namespace starts terminating, as seen every 100 ms.
+    const seen: { daemonSetGone?: number; namespaceDeleting?: number } = {};
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        const ds = await argocd.get("apps/v1", "DaemonSet", "edge-node-init", "edge-node-init").catch(() => null);
+        if (ds === undefined) seen.daemonSetGone ??= Date.now();
+        for (const ns of ["kong", "edge-node-init"]) {
+          const o = await argocd.get("v1", "Namespace", ns).catch(() => null);
+          if (o === undefined || o?.metadata.deletionTimestamp) seen.namespaceDeleting ??= Date.now();
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    try {
+      const r = await cluster.api("DELETE", `/apis/argoproj.io/v1alpha1/namespaces/${ARGOCD_NAMESPACE}/applications/${APP}`);
+      expect(r.status).toBe(200);
+      await cluster.waitFor(async () => (await argocd.application(APP)) === undefined, "the Application deleted", 180);
+      await cluster.waitFor(async () => (await argocd.get("v1", "Namespace", "kong")) === undefined && (await argocd.get("v1", "Namespace", "edge-node-init")) === undefined, "both namespaces deleted", 120);
+    } finally {
+      watching = false;
+      await watcher;
+    }
+    // Argo CD deletes in reverse sync waves, each wave once the previous one is gone: node-init's
+    // pods stop while their namespace, ServiceAccount and RBAC still exist.
+    expect(seen.daemonSetGone).toBeDefined();
+    expect(seen.namespaceDeleting! - seen.daemonSetGone!).toBeGreaterThanOrEqual(0);
+    // Everything else is gone, except CustomResourceDefinitions, which Argo CD never deletes (the
+    // real Kong chart's, from its crds/, which `helm uninstall` keeps too).
+    const left: string[] = [];
+    for (const m of managed) if (await argocd.get(m.group ? `${m.group}/${m.version}` : m.version, m.kind, m.name, m.namespace)) left.push(key(m));
+    expect(left).toEqual(managed.filter((m) => m.kind === "CustomResourceDefinition").map(key));
+  }, 300_000);
+});
