@@ -1,8 +1,9 @@
 /**
- * argocd > sync: argocd/edge.yaml as shipped (only its repoURL pointed at a Git server on
- * loopback serving this repository with the Kong chart vendored in charts/), synced by Argo CD's
- * own application controller and repo-server (tests/argocd/argocd.ts) into a real control plane
- * with three kwok nodes (tests/cluster/cluster.ts). What kwok cannot show: containers do not run,
+ * argocd > sync: argocd/edge.yaml, then argocd/edge-managed-namespace.yaml, as shipped (only the
+ * repoURL pointed at a Git server on loopback serving this repository with the Kong chart vendored
+ * in charts/), synced by Argo CD's own application controller and repo-server
+ * (tests/argocd/argocd.ts) into a real control plane with three kwok nodes
+ * (tests/cluster/cluster.ts). What kwok cannot show: containers do not run,
  * so that node-init removes its rules when its DaemonSet is deleted is tested in tests/testbed;
  * here, that Argo CD deletes the DaemonSet.
  */
@@ -271,5 +272,29 @@ describe("argocd > sync", () => {
     const left: string[] = [];
     for (const m of managed) if (await argocd.get(m.group ? `${m.group}/${m.version}` : m.version, m.kind, m.name, m.namespace)) left.push(key(m));
     expect(left).toEqual(managed.filter((m) => m.kind === "CustomResourceDefinition").map(key));
+  }, 300_000);
+  it("should sync argocd/edge-managed-namespace.yaml: Argo CD creates `kong` with the chart's labels, and keeps it when the Application is deleted", async () => {
+    const managed = parse(readFileSync(join(repoRoot, "argocd", "edge-managed-namespace.yaml"), "utf8")) as KubeObject & {
+      spec: { source: { repoURL: string }; syncPolicy: { managedNamespaceMetadata: { labels: Record<string, string> } } };
+    };
+    expect(managed.metadata.name).toBe(APP);
+    await argocd.apply({ ...managed, spec: { ...managed.spec, source: { ...managed.spec.source, repoURL: git.url("edge") } } });
+    let app = await argocd.waitForApplication(APP, "Synced and Healthy", (a) => synced(a) && a.status?.health?.status === "Healthy" && a.status?.operationState?.phase === "Succeeded", 240);
+    expect(outOfSync(app)).toEqual([]);
+    expect(unhealthy(app)).toEqual([]);
+    // `kong` is Argo CD's, not the chart's: labelled from managedNamespaceMetadata, not a resource.
+    expect((await argocd.get("v1", "Namespace", "kong"))?.metadata.labels).toMatchObject(managed.spec.syncPolicy.managedNamespaceMetadata.labels);
+    expect((app.status?.resources ?? []).filter((r) => r.kind === "Namespace").map((r) => r.name)).toEqual(["edge-node-init"]);
+    app = await argocd.refresh(APP, "hard");
+    expectStillSynced(app, 1);
+
+    const r = await cluster.api("DELETE", `/apis/argoproj.io/v1alpha1/namespaces/${ARGOCD_NAMESPACE}/applications/${APP}`);
+    expect(r.status).toBe(200);
+    await cluster.waitFor(async () => (await argocd.application(APP)) === undefined && (await argocd.get("v1", "Namespace", "edge-node-init")) === undefined, "the Application and edge-node-init deleted", 180);
+    const kongNs = await argocd.get("v1", "Namespace", "kong");
+    expect(kongNs?.metadata.deletionTimestamp).toBeUndefined();
+    const left: string[] = [];
+    for (const m of app.status?.resources ?? []) if (m.kind !== "CustomResourceDefinition" && await argocd.get(m.group ? `${m.group}/${m.version}` : m.version, m.kind, m.name, m.namespace)) left.push(key(m));
+    expect(left).toEqual([]);
   }, 300_000);
 });
