@@ -9,7 +9,7 @@
 #   cluster: a local control plane for the cluster tests: etcd, kube-apiserver,
 #     kube-controller-manager, kube-scheduler and kwok (the longest cold build; README gives measured times).
 #   node: what a real node runs, for the node tests and the demo: kubelet and kube-proxy (the
-#     control plane's Kubernetes module and version), containerd with its runc shim and ctr, runc
+#     control plane's Kubernetes module and version, as is kubectl, to explore the demo), containerd with its runc shim and ctr, runc
 #     (cgo, with libseccomp from `system`) and the CNI plugins bridge, host-local, loopback and
 #     portmap (into .tools/cni, apart from iproute2's own `bridge`).
 #   lint: actionlint (the release workflow) and shfmt (its parser lists the commands of
@@ -198,13 +198,14 @@ go_install() {
   go_release "$bin" "$2" "" "$1"
 }
 
-# node_tools: the programs of a real node. kubelet and kube-proxy come from the control plane's
-# module; containerd, runc and the CNI plugins are go installed at their releases with the version
+# node_tools: the programs of a real node, and kubectl to explore it. kubelet, kube-proxy and
+# kubectl come from the control plane's module; containerd, runc and the CNI plugins are go installed at their releases with the version
 # stamps of their release builds (Makefile LDFLAGS).
 node_tools() {
   kube_mod \
     kubelet=k8s.io/kubernetes/cmd/kubelet \
-    kube-proxy=k8s.io/kubernetes/cmd/kube-proxy
+    kube-proxy=k8s.io/kubernetes/cmd/kube-proxy \
+    kubectl=k8s.io/kubernetes/cmd/kubectl
   ctr=github.com/containerd/containerd/v2
   go_release "$bin" "$CONTAINERD_VERSION" "-X $ctr/version.Version=$CONTAINERD_VERSION -X $ctr/version.Package=$ctr" \
     "$ctr/cmd/containerd" "$ctr/cmd/containerd-shim-runc-v2" "$ctr/cmd/ctr"

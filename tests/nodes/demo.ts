@@ -91,7 +91,7 @@ ${state.answers.map((a) => `  ${a}`).join("\n")}
 
 Try it:      ip netns exec ${state.client} curl http://${state.addresses[0]}/
 Explore it:  export KUBECONFIG=${state.kubeconfig}
-             kubectl get nodes,pods -A -o wide   (logs and exec are not reachable: the API server cannot reach the kubelets)
+             ${join(repoRoot, ".tools", "bin", "kubectl")} get nodes,pods -A -o wide   (the cluster's version; logs and exec are not reachable: the API server cannot reach the kubelets)
 The nodes' gateway is ${lan.gateway}; node addresses ${state.addresses.join(", ")}.
 Stop it:     npm run demo   (again)`);
 }

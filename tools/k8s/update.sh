@@ -21,7 +21,7 @@ upstream=$(go list -m -f '{{.GoMod}}' "k8s.io/kubernetes@$KUBE_VERSION")
   grep '^godebug ' "$upstream" || true
   echo
   echo "tool ("
-  for cmd in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
+  for cmd in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl; do
     printf '\tk8s.io/kubernetes/cmd/%s\n' "$cmd"
   done
   echo ")"
