@@ -7,11 +7,11 @@
  * so that node-init removes its rules when its DaemonSet is deleted is tested in tests/testbed;
  * here, that Argo CD deletes the DaemonSet.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { parse, parseAllDocuments } from "yaml";
+import { parse, parseAllDocuments, stringify } from "yaml";
 import { repoRoot } from "../../gen/src/files.js";
 import { Cluster } from "../cluster/cluster.js";
 import { type K8sObject, kongChart, removeScratchCharts, scratchChart } from "../lib/chart.js";
@@ -203,6 +203,26 @@ describe("argocd > sync", () => {
     expect(outOfSync(app)).toEqual([]);
     expect(app.status?.operationState?.operation?.sync?.resources?.map((r) => `${r.kind}/${r.name}`)).toEqual(["NetworkPolicy/edge-kong-ingress"]);
     expect(app.status?.history).toHaveLength(1);
+  }, 300_000);
+
+  it("should sync a value changed in Git (a new commit of the preset file) in place, no namespace recreated", async () => {
+    const uid = async (name: string) => (await argocd.get("v1", "Namespace", name))?.metadata.uid;
+    const uids = { kong: await uid("kong"), nodeInit: await uid("edge-node-init") };
+    // The user's fork changes one value in the preset its Application reads, and pushes.
+    const [presetFile] = shipped.spec.source.helm.valueFiles;
+    const preset = parse(readFileSync(join(tree, presetFile!), "utf8")) as { nodeInit: Record<string, unknown> };
+    preset.nodeInit.resyncSeconds = 60;
+    writeFileSync(join(tree, presetFile!), stringify(preset));
+    const pushed = git.commit("edge", tree, "node-init: resync every minute");
+    expect(pushed).not.toBe(revision);
+    revision = pushed;
+    // A Git webhook asks for a refresh; the automated sync policy does the rest.
+    await argocd.refresh(APP, "normal");
+    const app = await argocd.waitForApplication(APP, `Synced to ${pushed.slice(0, 12)}`, (a) => synced(a) && a.status?.sync?.revision === pushed && a.status?.operationState?.phase === "Succeeded");
+    expect(outOfSync(app)).toEqual([]);
+    const ds = await argocd.get<KubeObject & { spec: { template: { spec: { containers: { env: { name: string; value: string }[] }[] } } } }>("apps/v1", "DaemonSet", "edge-node-init", "edge-node-init");
+    expect(ds!.spec.template.spec.containers[0]!.env.find((e) => e.name === "NODE_INIT_RESYNC_SECONDS")?.value).toBe("60");
+    expect({ kong: await uid("kong"), nodeInit: await uid("edge-node-init") }).toEqual(uids);
   }, 300_000);
 
   it("should switch presets (on-prem-ha to single-node) in place: no namespace deleted or recreated", async () => {
