@@ -9,7 +9,7 @@
  * sits in the node namespace, and the container in a network namespace of its own, so the
  * rendered `nsenter --target 1 --net` (the image's nsenter) lands in the node.
  */
-import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "../lib/tools.js";
 import { builtImage, copyTree, imageOf, runtimeMounts } from "./image.js";
@@ -117,7 +117,6 @@ export function capabilityDrop(pod: ImagePod, caps: readonly string[]): string[]
     copyFileSync(path, join(dir, /ld-linux|ld64/.test(path) ? "ld.so" : path.split("/").pop()!));
   }
   copyFileSync(setpriv, join(dir, "setpriv"));
-  writeFileSync(join(dir, "README"), "The machine's setpriv, added by the tests to drop capabilities after the chroot.\n");
   const list = ["-all", ...caps.map((c) => `+${c.toLowerCase()}`)].join(",");
   return [loader, "--library-path", "/.setpriv", "/.setpriv/setpriv", `--bounding-set=${list}`, "--inh-caps=-all", "--ambient-caps=-all", "--"];
 }

@@ -270,15 +270,12 @@ export class Testbed {
     return `${nft}\n${legacy.replace(/^#.*$/gm, "").replace(/\[\d+:\d+\]/g, "")}`;
   }
 
-  /**
-   * Polls `cond` every `pollMs` and resolves with the seconds it took to hold; the default limit
-   * allows for a loaded 2-core machine.
-   */
-  async waitFor(cond: () => boolean, what: string, seconds = 20, pollMs = 100): Promise<number> {
-    const start = performance.now();
-    while (performance.now() - start < seconds * 1000) {
-      if (cond()) return (performance.now() - start) / 1000;
-      await new Promise((r) => setTimeout(r, pollMs));
+  /** Polls `cond` every 100 ms; the default allows for a loaded 2-core machine. */
+  async waitFor(cond: () => boolean, what: string, seconds = 20): Promise<void> {
+    const deadline = Date.now() + seconds * 1000;
+    while (Date.now() < deadline) {
+      if (cond()) return;
+      await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(`testbed: timed out waiting for ${what}`);
   }
