@@ -36,7 +36,8 @@
 # nft output is read only where the script must: its own table, the names of tables and chains,
 # kube-proxy's set nodeport-ips and chain KUBE-SERVICES, and portmap's CNI-DN-* chains. nft
 # versions disagree about rules another version wrote; nothing else is listed.
-set -eu
+# -f: no word of a value is ever expanded as a file name (an interface `e*` stays `e*`).
+set -euf
 
 TABLE=edge_node_init
 FAMILY=inet
@@ -53,7 +54,9 @@ require() {
 
 # --- validation: every value is checked before it can reach a rule --------------------------
 
-is_uint() { case $1 in '' | *[!0-9]*) return 1 ;; esac; [ "${#1}" -le 5 ]; }
+# A decimal number as the schema writes it: digits, no leading zero (`010` would be read as 8 or
+# 10 depending on the reader), at most 5 digits.
+is_uint() { case $1 in '' | *[!0-9]* | 0?*) return 1 ;; esac; [ "${#1}" -le 5 ]; }
 
 valid_port() { is_uint "$1" && [ "$1" -ge 1 ] && [ "$1" -le 65535 ]; }
 
@@ -66,7 +69,7 @@ valid_ipv4_cidr() {
   # shellcheck disable=SC2086 # split on dots on purpose
   set -- $addr
   IFS=$old_ifs
-  for octet in "$@"; do [ "$octet" -le 255 ] || return 1; done
+  for octet in "$@"; do is_uint "$octet" && [ "$octet" -le 255 ] || return 1; done
 }
 
 valid_ipv6_cidr() {
@@ -86,7 +89,8 @@ valid_address() {
   if [ "$1" = 4 ]; then valid_ipv4_cidr "$2/32"; else valid_ipv6_cidr "$2/128"; fi
 }
 
-valid_interface() { printf '%s\n' "$1" | grep -Eq '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}[*]?$'; }
+# An interface name nft accepts: at most 15 characters, a trailing `*` (prefix match) included.
+valid_interface() { printf '%s\n' "$1" | grep -Eq '^([A-Za-z0-9_][A-Za-z0-9_.-]{0,14}|[A-Za-z0-9_][A-Za-z0-9_.-]{0,13}[*])$'; }
 
 load_config() {
   PORTS=${NODE_INIT_PORTS:-}
@@ -143,13 +147,25 @@ load_config() {
 detect_proxy_mode() {
   TABLES=$(nft list tables 2>&1) || { NFT_ERROR=$TABLES; return 1; }
   # IPVS mode always creates the dummy interface kube-ipvs0 to hold Service addresses.
-  if ip -o link show dev kube-ipvs0 >/dev/null 2>&1; then MODE=ipvs; return; fi
-  case $TABLES in *"table ip kube-proxy"* | *"table ip6 kube-proxy"*) MODE=nftables; return ;; esac
-  case $TABLES in *"table ip nat"*)
+  if link=$(ip -o link show dev kube-ipvs0 2>&1); then MODE=ipvs; return; fi
+  case $link in *"does not exist"*) ;; *) NFT_ERROR="ip cannot read the links: $link"; return 1 ;; esac
+  if has_table ip kube-proxy || has_table ip6 kube-proxy; then MODE=nftables; return; fi
+  if has_table ip nat; then
     listed_or_absent ip nat KUBE-SERVICES || return 1
-    [ -z "$LISTING" ] || { MODE=iptables-nft; return; } ;;
-  esac
+    [ -z "$LISTING" ] || { MODE=iptables-nft; return; }
+  fi
   if grep -qx nat /proc/net/ip_tables_names 2>/dev/null; then MODE=iptables-legacy; else MODE=none; fi
+}
+
+# has_table FAMILY NAME: true iff TABLES lists exactly that table (`kube-proxy-old` is not
+# `kube-proxy`).
+has_table() {
+  case "
+$TABLES
+" in *"
+table $1 $2
+"*) return 0 ;; esac
+  return 1
 }
 
 # listed_or_absent FAMILY TABLE CHAIN [set]: LISTING = nft's listing of the chain (or set), empty
@@ -173,11 +189,15 @@ addresses() {
   printf '%s' "$out"
 }
 
-# Addresses kube-proxy IPVS assigns to kube-ipvs0 (Service IPs): local, but not the node's.
+# ipvs_addresses FAMILY: SERVICES4 or SERVICES6 = the addresses kube-proxy IPVS assigns to
+# kube-ipvs0 (Service IPs): local, but not the node's. Fails, with NFT_ERROR, if ip cannot list them.
 ipvs_addresses() {
-  [ "$MODE" = ipvs ] || return 0
-  ip -o "-$1" addr show dev kube-ipvs0 2>/dev/null | awk '{ sub(/\/.*/, "", $4); print $4 }' | sort |
-    addresses "$1" kube-ipvs0
+  found=""
+  if [ "$MODE" = ipvs ]; then
+    listing=$(ip -o "-$1" addr show dev kube-ipvs0 2>&1) || { NFT_ERROR="ip cannot list kube-ipvs0's addresses: $listing"; return 1; }
+    found=$(printf '%s\n' "$listing" | awk '{ sub(/\/.*/, "", $4); print $4 }' | sort | addresses "$1" kube-ipvs0)
+  fi
+  if [ "$1" = 4 ]; then SERVICES4=$found; else SERVICES6=$found; fi
 }
 
 # nodeport_addresses FAMILY: where kube-proxy serves NodePorts for IPv4 (4) or IPv6 (6): "*" for
@@ -189,7 +209,7 @@ nodeport_addresses() {
     nftables)
       # A table per family served; its set nodeport-ips holds --nodeport-addresses (default
       # `primary`), and without that set kube-proxy serves every local address.
-      case $TABLES in *"table $t kube-proxy"*) ;; *) return 0 ;; esac
+      has_table "$t" kube-proxy || return 0
       listed_or_absent "$t" kube-proxy nodeport-ips set || return 1
       [ -n "$LISTING" ] || { echo '*'; return; }
       printf '%s\n' "$LISTING" | awk '
@@ -200,7 +220,7 @@ nodeport_addresses() {
     iptables-nft)
       # KUBE-SERVICES jumps to KUBE-NODEPORTS once per --nodeport-addresses address (ip daddr X),
       # or once for every local address.
-      case $TABLES in *"table $t nat"*) ;; *) return 0 ;; esac
+      has_table "$t" nat || return 0
       listed_or_absent "$t" nat KUBE-SERVICES || return 1
       [ -n "$LISTING" ] || return 0
       jumps=$(printf '%s\n' "$LISTING" | awk '
@@ -217,24 +237,96 @@ nodeport_addresses() {
   esac
 }
 
-# hostport_conflicts: the public ports a CNI portmap hostPort also claims. Its DNAT (a CNI-DN-*
-# chain per pod, nat prerouting) runs after our rewrite, which would shadow it. Only those chains
-# are listed, found by name.
-hostport_conflicts() {
+# hostport_claims: CLAIMS = "PORT what" lines, one for each public port a CNI portmap hostPort also
+# claims: its DNAT runs after our rewrite, which would shadow it. Both portmap backends: iptables
+# (a CNI-DN-* chain per pod in table nat) and nftables (chain hostports of table ip/ip6
+# cni_hostport). Only those chains are listed, found by name; a listing that fails fails the plan
+# (NFT_ERROR).
+hostport_claims() {
+  CLAIMS=""
   for t in ip ip6; do
-    case $TABLES in *"table $t nat"*) ;; *) continue ;; esac
-    for chain in $(nft list chains "$t" 2>/dev/null |
-      awk '$1 == "table" { nat = ($3 == "nat") } nat && $1 == "chain" && $2 ~ /^CNI-DN-[0-9a-f]+$/ { print $2 }'); do
-      nft list chain "$t" nat "$chain" 2>/dev/null || true
-    done
-  done | awk -v ports="$PUBLIC_PORTS" '
+    if has_table "$t" nat; then
+      chains=$(nft list chains "$t" 2>&1) || { NFT_ERROR=$chains; return 1; }
+      for chain in $(printf '%s\n' "$chains" |
+        awk '$1 == "table" { nat = ($3 == "nat") } nat && $1 == "chain" && $2 ~ /^CNI-DN-[0-9a-f]+$/ { print $2 }'); do
+        listed_or_absent "$t" nat "$chain" || return 1
+        CLAIMS="$CLAIMS$(printf '%s\n' "$LISTING" | claimed_ports "a CNI hostPort (portmap, iptables backend)")
+"
+      done
+    fi
+    if has_table "$t" cni_hostport; then
+      listed_or_absent "$t" cni_hostport hostports || return 1
+      CLAIMS="$CLAIMS$(printf '%s\n' "$LISTING" | claimed_ports "a CNI hostPort (portmap, nftables backend)")
+"
+    fi
+  done
+}
+
+# claimed_ports WHAT: "PORT WHAT" for each public port a rule on stdin matches as its destination.
+claimed_ports() {
+  awk -v ports="$PUBLIC_PORTS" -v what="$1" '
     BEGIN { n = split(ports, p, " "); for (i = 1; i <= n; i++) public[p[i]] = 1 }
-    { for (i = 1; i < NF; i++) if ($i == "dport" && ($(i + 1) in public)) hit[$(i + 1)] = 1 }
-    END { for (q in hit) print q }' | sort -n | awk '{ printf "%s%s", sep, $0; sep = " " }'
+    { for (i = 1; i < NF; i++) if ($i == "dport" && ($(i + 1) in public)) print $(i + 1), what }'
+}
+
+# host_listeners: LISTENING = "PORT a host process listens on ADDRESS" lines, for each TCP socket of this network
+# namespace listening on a public port at an address the rules would rewrite (a wildcard, or an
+# address where kube-proxy serves NodePorts): the rewrite would shadow it. Loopback and IPVS
+# Service addresses (kube-ipvs0) are never rewritten. Reads /proc/net/tcp and tcp6 (this namespace's sockets), so it needs no tool.
+host_listeners() {
+  LISTENING=""
+  for f in /proc/net/tcp /proc/net/tcp6; do
+    [ -r "$f" ] || { NFT_ERROR="cannot read $f, needed to find host processes listening on the public ports"; return 1; }
+  done
+  LISTENING=$(awk -v ports="$PUBLIC_PORTS" -v served4="$NODEPORTS4" -v served6="$NODEPORTS6" -v services4="$SERVICES4" -v services6="$SERVICES6" '
+    function hex(h,   i, n) { n = 0; for (i = 1; i <= length(h); i++) n = n * 16 + index("0123456789abcdef", tolower(substr(h, i, 1))) - 1; return n }
+    # /proc/net/tcp writes addresses as 32-bit words in host order (little-endian here).
+    function word(h) { return substr(h, 7, 2) substr(h, 5, 2) substr(h, 3, 2) substr(h, 1, 2) }
+    function pad(g) { while (length(g) < 4) g = "0" g; return g }
+    # An IPv6 address with every group written out: the one form both sides can be compared in.
+    function full6(a,   at, l, r, nl, nr, L, R, i, out) {
+      at = index(a, "::")
+      if (at) { l = substr(a, 1, at - 1); r = substr(a, at + 2) } else { l = a; r = "" }
+      nl = l == "" ? 0 : split(l, L, ":"); nr = r == "" ? 0 : split(r, R, ":")
+      for (i = 1; i <= nl; i++) out = out (out == "" ? "" : ":") pad(L[i])
+      if (at) for (i = 0; i < 8 - nl - nr; i++) out = out (out == "" ? "" : ":") "0000"
+      for (i = 1; i <= nr; i++) out = out (out == "" ? "" : ":") pad(R[i])
+      return tolower(out)
+    }
+    BEGIN {
+      n = split(ports, p, " "); for (i = 1; i <= n; i++) public[p[i]] = 1
+      n = split(served4, a, /, */); for (i = 1; i <= n; i++) s4[a[i]] = 1
+      n = split(served6, a, /, */); for (i = 1; i <= n; i++) s6[full6(a[i])] = 1
+      n = split(services4, a, /, */); for (i = 1; i <= n; i++) svc[a[i]] = 1
+      n = split(services6, a, /, */); for (i = 1; i <= n; i++) svc[full6(a[i])] = 1
+    }
+    FNR == 1 || $4 != "0A" { next }  # the header; sockets not in LISTEN
+    {
+      split($2, local, ":"); port = hex(local[2])
+      if (!(port in public)) next
+      h = local[1]
+      if (length(h) == 8) {
+        b = word(h); addr = hex(substr(b, 1, 2)) "." hex(substr(b, 3, 2)) "." hex(substr(b, 5, 2)) "." hex(substr(b, 7, 2))
+        if (addr ~ /^127\./ || (addr in svc)) next
+        rewritten = addr == "0.0.0.0" || served4 == "*" || (addr in s4)
+      } else {
+        b = tolower(word(substr(h, 1, 8)) word(substr(h, 9, 8)) word(substr(h, 17, 8)) word(substr(h, 25, 8)))
+        addr = ""; for (i = 0; i < 8; i++) addr = addr (i ? ":" : "") substr(b, 4 * i + 1, 4)
+        if (b == "00000000000000000000000000000001" || (addr in svc)) next
+        wildcard = b ~ /^0+$/
+        if (wildcard) addr = "::"
+        rewritten = wildcard || served6 == "*" || (addr in s6)
+        addr = "[" addr "]"
+      }
+      if (rewritten) print port, "a host process listens on " addr ":" port
+    }' /proc/net/tcp /proc/net/tcp6)
 }
 
 # plan: what this node needs now, in MODE, USE (the method; empty for none), BLOCKED (why no rules
-# may be installed; empty if they may), NODEPORTS4/6 and SERVICES4/6. Fails as detect_proxy_mode.
+# at all may be installed; empty if they may), WITHHELD (the public ports left to what already
+# claims them, with why, one "PORT why" per line), SERVED (the PORTS pairs to install),
+# NODEPORTS4/6 and SERVICES4/6. Fails as detect_proxy_mode, and wherever a listing fails: what
+# cannot be read must never look like "nothing there".
 plan() {
   detect_proxy_mode || return 1
   BLOCKED=""
@@ -250,16 +342,30 @@ plan() {
       *) USE=nftables ;;
     esac
   fi
-  conflicts=$(hostport_conflicts)
-  [ -z "$conflicts" ] || BLOCKED="a CNI hostPort already claims port(s) $conflicts on this node and edge would shadow it (its rewrite runs before hostPort DNAT): remove that hostPort, or move Kong's public ports (kong.proxy.*.servicePort)"
-  NODEPORTS4=$(nodeport_addresses 4) || { NFT_ERROR="cannot list kube-proxy's IPv4 NodePort addresses"; return 1; }
-  NODEPORTS6=$(nodeport_addresses 6) || { NFT_ERROR="cannot list kube-proxy's IPv6 NodePort addresses"; return 1; }
-  SERVICES4=$(ipvs_addresses 4)
-  SERVICES6=$(ipvs_addresses 6)
+  NODEPORTS4=$(nodeport_addresses 4) || { NFT_ERROR="cannot list kube-proxy's IPv4 NodePort addresses: $NFT_ERROR"; return 1; }
+  NODEPORTS6=$(nodeport_addresses 6) || { NFT_ERROR="cannot list kube-proxy's IPv6 NodePort addresses: $NFT_ERROR"; return 1; }
+  ipvs_addresses 4 || return 1
+  ipvs_addresses 6 || return 1
+  hostport_claims || return 1
+  host_listeners || return 1
+  WITHHELD=$(printf '%s\n%s\n' "$CLAIMS" "$LISTENING" | awk 'NF && !seen[$0]++' | sort -n)
+  SERVED=""
+  for pair in $PORTS; do
+    case "
+$WITHHELD" in *"
+${pair%%:*} "*) ;; *) SERVED="$SERVED${SERVED:+ }$pair" ;; esac
+  done
+  [ -n "$SERVED" ] || [ -n "$BLOCKED" ] || BLOCKED="every public port is taken on this node: $(withheld_text)"
+}
+
+# withheld_text: WITHHELD for humans, with what to do.
+withheld_text() {
+  printf '%s\n' "$WITHHELD" | awk 'NF { p = $1; $1 = ""; printf "%sport %s:%s", sep, p, $0; sep = "; " }'
+  printf '. edge would shadow what is there (its rewrite runs first): free the port on this node, or move Kong'"'"'s public ports (kong.proxy.*.servicePort)'
 }
 
 # A fingerprint of what `plan` decided; a change means the rules must be rebuilt.
-intent() { printf '%s\n' "$PORTS|$USE|$SOURCE_RANGES|$INTERFACES|$NODEPORTS4|$NODEPORTS6|$SERVICES4|$SERVICES6|$BLOCKED"; }
+intent() { printf '%s\n' "$SERVED|$USE|$SOURCE_RANGES|$INTERFACES|$NODEPORTS4|$NODEPORTS6|$SERVICES4|$SERVICES6|$BLOCKED|$WITHHELD"; }
 
 # served NODEPORTS: a nodeport_addresses result, for humans.
 served() { if [ "$1" = '*' ]; then echo "every local address"; else echo "${1:-none}"; fi; }
@@ -280,10 +386,10 @@ delete table $FAMILY $TABLE
 table $FAMILY $TABLE {
   comment "edge node-init: node ports to Kong NodePorts (method $USE)"
   set sources4 {
-    type ipv4_addr; flags interval;$(elements "$SOURCES4")
+    type ipv4_addr; flags interval; auto-merge;$(elements "$SOURCES4")
   }
   set sources6 {
-    type ipv6_addr; flags interval;$(elements "$SOURCES6")
+    type ipv6_addr; flags interval; auto-merge;$(elements "$SOURCES6")
   }
   set services4 {
     type ipv4_addr;$(elements "$SERVICES4")
@@ -315,7 +421,7 @@ elements() { [ -z "$1" ] || printf ' elements = { %s };' "$1"; }
 # listed NODEPORTS: the addresses of a nodeport_addresses result ("*": none to list, all served).
 listed() { [ "$1" = '*' ] || printf '%s' "$1"; }
 
-# rules HOOK: one rule per public port and address family kube-proxy serves.
+# rules HOOK: one rule per served public port and address family kube-proxy serves.
 rules() {
   hook=$1
   iif="" src4="" src6="" new="" dst4="" dst6=""
@@ -328,7 +434,7 @@ rules() {
   [ "$USE" != nftables ] || new="ct state new "
   [ "$NODEPORTS4" = '*' ] || dst4="ip daddr @nodeports4 "
   [ "$NODEPORTS6" = '*' ] || dst6="ip6 daddr @nodeports6 "
-  for pair in $PORTS; do
+  for pair in $SERVED; do
     public=${pair%%:*} nodeport=${pair#*:}
     if [ "$USE" = nftables ]; then verdict="tcp dport set $nodeport"; else verdict="redirect to :$nodeport"; fi
     comment="comment \"edge $public->$nodeport\""
@@ -343,14 +449,16 @@ rules() {
 
 # --- verbs ----------------------------------------------------------------------------------
 
-# install: make the rules what `plan` decided (none while BLOCKED), and record the result.
+# install: make the rules what `plan` decided (none while BLOCKED, none for a WITHHELD port), and
+# record the result: the table as installed, the intent, and why rules are withheld (if they are).
 install() {
   mkdir -p "$STATE_DIR"
+  rm -f "$STATE_DIR/error"
   if [ -n "$BLOCKED" ]; then
     remove_table || true
     RECORDED=""
-    rm -f "$STATE_DIR/table"
-    printf '%s\n' "$BLOCKED" >"$STATE_DIR/blocked"
+    : >"$STATE_DIR/table"
+    printf '%s\n' "$BLOCKED" >"$STATE_DIR/withheld"
     intent >"$STATE_DIR/intent"
     log "no rules installed: $BLOCKED"
     return 0
@@ -359,47 +467,67 @@ install() {
   RECORDED=$(nft -s list table "$FAMILY" "$TABLE" 2>/dev/null) || RECORDED=""
   printf '%s\n' "$RECORDED" >"$STATE_DIR/table"
   intent >"$STATE_DIR/intent"
-  rm -f "$STATE_DIR/blocked"
-  log "rules in place: $PORTS; IPv4: $(served "$NODEPORTS4"); IPv6: $(served "$NODEPORTS6")"
+  if [ -n "$WITHHELD" ]; then
+    withheld_text >"$STATE_DIR/withheld"
+    log "rules in place for $SERVED only, withheld: $(withheld_text)"
+  else
+    rm -f "$STATE_DIR/withheld"
+    log "rules in place: $SERVED; IPv4: $(served "$NODEPORTS4"); IPv6: $(served "$NODEPORTS6")"
+  fi
 }
 
-# apply: plan and install. Withheld rules (no kube-proxy yet, a hostPort conflict) are not an
-# error: the pod starts, stays unready and says why, and `run` installs them once it may.
+# apply: plan and install. Withheld rules (no kube-proxy yet, a hostPort or a host listener on a
+# public port) are not an error: that is this node's state, reported by `check`, `status`, the
+# log and an Event from `run`, which installs them once it may.
 apply() {
-  plan || die "nft cannot read the ruleset: $NFT_ERROR"
+  plan || die "cannot read what decides the rules: $NFT_ERROR"
   if [ "$METHOD" = auto ]; then log "kube-proxy mode: $MODE; method: ${USE:-none} (auto)"
   else log "kube-proxy mode: $MODE; method: $USE (forced)"; fi
   install
 }
 
-# ready: the readiness probe. Exit 0 iff the last install put the rules in place (none withheld);
-# sets REASON to why not. It trusts `run`, which checks the live table at every change nft
-# reports (any change to our table) and every resync, repairs it at once, and exits if it cannot;
-# so the probe reads two files of the pod, needs neither nft nor the node's namespace, and a
+# ready: the readiness probe. Exit 0 iff node-init has converged on a decision (rules installed,
+# or withheld on purpose) and `run` has not failed to carry it out since; sets REASON to why not.
+# A node that withholds its rules is Ready: an un-Ready pod would stop the DaemonSet's rolling
+# update on every other node. It trusts `run`, which checks the live table at every change nft
+# reports and every resync, repairs it at once, and records an error when it cannot read the
+# ruleset; so the probe reads files of the pod, needs neither nft nor the node's namespace, and a
 # stuck loop is the liveness probe's (`alive`) to catch.
 ready() {
-  if [ -s "$STATE_DIR/blocked" ]; then
-    read -r REASON <"$STATE_DIR/blocked" || true
-    REASON="no rules: $REASON"
+  if [ -s "$STATE_DIR/error" ]; then
+    read -r REASON <"$STATE_DIR/error" || true
     return 1
   fi
-  [ -s "$STATE_DIR/table" ] || { REASON="no rules applied yet"; return 1; }
+  [ -s "$STATE_DIR/intent" ] || { REASON="no rules applied yet"; return 1; }
 }
 
-# check: exit 0 iff our table is exactly what the last apply installed; sets REASON to why not.
+# check: exit 0 iff every public port is served and our table is exactly what the last apply
+# installed; sets REASON to why not (rules withheld, with why; the table missing or altered).
 # One nft call and no subshell of its own: `run` makes it at every event on our table.
 check() {
   ready || return 1
+  if [ -s "$STATE_DIR/withheld" ]; then
+    read -r REASON <"$STATE_DIR/withheld" || true
+    REASON="rules withheld: $REASON"
+    return 1
+  fi
+  intact
+}
+
+# intact: true iff our table is what the last install left (no table, if it installed none).
+intact() {
   [ -n "${RECORDED:-}" ] || recorded
   # The live table without counter values, as nft lists it (empty if absent).
   live=$(nft -s list table "$FAMILY" "$TABLE" 2>/dev/null) || live=""
-  [ -n "$live" ] || { REASON="table $FAMILY $TABLE is missing"; return 1; }
+  [ -n "$RECORDED" ] || [ -z "$live" ] || { REASON="table $FAMILY $TABLE is there while no rules may be"; return 1; }
+  [ -n "$live" ] || [ -z "$RECORDED" ] || { REASON="table $FAMILY $TABLE is missing"; return 1; }
   [ "$live" = "$RECORDED" ] || { REASON="table $FAMILY $TABLE was altered"; return 1; }
 }
 
 # recorded: RECORDED = the table as the last apply left it, read by the shell alone.
 recorded() {
   RECORDED=""
+  [ -e "$STATE_DIR/table" ] || return 0
   while IFS= read -r line; do RECORDED="$RECORDED$line
 "; done <"$STATE_DIR/table"
   RECORDED=${RECORDED%
@@ -411,7 +539,7 @@ remove_table() { nft list table "$FAMILY" "$TABLE" >/dev/null 2>&1 && nft delete
 
 delete() {
   if remove_table; then log "rules removed"; else log "no rules to remove"; fi
-  rm -f "$STATE_DIR/table" "$STATE_DIR/intent" "$STATE_DIR/blocked"
+  rm -f "$STATE_DIR/table" "$STATE_DIR/intent" "$STATE_DIR/withheld" "$STATE_DIR/error"
 }
 
 # probe: one line per served address and public port: a real request from this node to
@@ -432,7 +560,7 @@ probe() {
     for a in "$@"; do
       host=$a
       [ "$fam" = 4 ] || host="[$a]"
-      for pair in $PORTS; do
+      for pair in $SERVED; do
         public=${pair%%:*} scheme=http
         case " $TLS_PORTS " in *" $public "*) scheme=https ;; esac
         url="$scheme://$host:$public/"
@@ -458,7 +586,7 @@ status() {
   echo "method: ${USE:-none} (configured: $METHOD)"
   echo "NodePort addresses: IPv4 $(served "$NODEPORTS4"); IPv6 $(served "$NODEPORTS6")"
   if check; then echo "rules: in place"; else echo "rules: $REASON"; fi
-  nft list table "$FAMILY" "$TABLE" 2>/dev/null | awk -v ports="$PORTS" '
+  nft list table "$FAMILY" "$TABLE" 2>/dev/null | awk -v ports="$SERVED" '
     BEGIN { n = split(ports, p, " "); for (i = 1; i <= n; i++) { pk[p[i]] = 0; by[p[i]] = 0 } }
     /comment "edge [0-9]+->[0-9]+"/ {
       match($0, /edge [0-9]+->[0-9]+/); key = substr($0, RSTART + 5, RLENGTH - 5); sub(/->/, ":", key)
@@ -470,25 +598,83 @@ status() {
   [ -n "$BLOCKED" ] || probe
 }
 
+# api METHOD PATH [BODY]: one Kubernetes API request with the pod's ServiceAccount token; the
+# response body lands in $STATE_DIR/api.json, the HTTP status (000: no answer) in API_CODE. The
+# token reaches curl on its standard input (a config file), never on a command line, which every
+# user of the node could read in /proc/PID/cmdline under hostPID.
+api() {
+  API_CODE=000
+  method=$1 path=$2 body=${3:-}
+  base=${NODE_INIT_API_URL:-https://${KUBERNETES_SERVICE_HOST:-}:${KUBERNETES_SERVICE_PORT:-443}}
+  printf '%s\n' "$base" | grep -Eq '^https?://[][A-Za-z0-9.:-]+$' || { log "no usable API address ($base)"; return 1; }
+  sa=/var/run/secrets/kubernetes.io/serviceaccount
+  set -- --silent --show-error --max-time 5 --config - --request "$method" --output "$STATE_DIR/api.json" \
+    --write-out '%{http_code}' --header 'Accept: application/json'
+  [ -z "$body" ] || set -- "$@" --header 'Content-Type: application/json' --data-binary "$body"
+  [ ! -r "$sa/ca.crt" ] || set -- "$@" --cacert "$sa/ca.crt"
+  token=""
+  [ ! -r "$sa/token" ] || read -r token <"$sa/token" || true
+  API_CODE=$({ [ -z "$token" ] || printf 'header = "Authorization: Bearer %s"\n' "$token"; } | curl "$@" "$base$path" 2>/dev/null) || API_CODE=000
+}
+
+# deletion_timestamp: .metadata.deletionTimestamp of the JSON object in $STATE_DIR/api.json, parsed
+# as JSON (a label, an annotation or any other string that merely contains the word is not it).
+deletion_timestamp() {
+  awk '
+    { doc = doc $0 "\n" }
+    END {
+      n = length(doc)
+      for (i = 1; i <= n; i++) {
+        c = substr(doc, i, 1)
+        if (c == "\"") {
+          s = ""
+          for (i++; i <= n; i++) {
+            c = substr(doc, i, 1)
+            if (c == "\\") { s = s c substr(doc, i + 1, 1); i++; continue }
+            if (c == "\"") break
+            s = s c
+          }
+          if (object[depth] && wantKey[depth]) { key[depth] = s; wantKey[depth] = 0 }
+          else if (depth == 2 && key[1] == "metadata" && key[2] == "deletionTimestamp") { print s; exit }
+        }
+        else if (c == "{") { depth++; object[depth] = 1; wantKey[depth] = 1; key[depth] = "" }
+        else if (c == "[") { depth++; object[depth] = 0 }
+        else if (c == "}" || c == "]") depth--
+        else if (c == "," && object[depth]) wantKey[depth] = 1
+      }
+    }' "$STATE_DIR/api.json"
+}
+
 # owner_gone: true only when the API says our DaemonSet is gone or being deleted (uninstall, or
 # nodeInit.enabled=false). A restart, an update or an unreachable API keeps the rules.
 owner_gone() {
   [ -n "${NODE_INIT_DAEMONSET:-}" ] && [ -n "${NODE_INIT_NAMESPACE:-}" ] || { log "no DaemonSet configured: keeping rules"; return 1; }
   printf '%s\n' "$NODE_INIT_DAEMONSET$NODE_INIT_NAMESPACE" | grep -Eq '^[a-z0-9.-]+$' || die "NODE_INIT_DAEMONSET/NODE_INIT_NAMESPACE are not DNS names"
-  base=${NODE_INIT_API_URL:-https://${KUBERNETES_SERVICE_HOST:-}:${KUBERNETES_SERVICE_PORT:-443}}
-  printf '%s\n' "$base" | grep -Eq '^https?://[][A-Za-z0-9.:-]+$' || { log "no usable API address ($base): keeping rules"; return 1; }
-  sa=/var/run/secrets/kubernetes.io/serviceaccount
-  set -- --silent --show-error --max-time 5 --output "$STATE_DIR/owner.json" --write-out '%{http_code}'
-  [ ! -r "$sa/token" ] || set -- "$@" --header "Authorization: Bearer $(cat "$sa/token")"
-  [ ! -r "$sa/ca.crt" ] || set -- "$@" --cacert "$sa/ca.crt"
-  code=$(curl "$@" "$base/apis/apps/v1/namespaces/$NODE_INIT_NAMESPACE/daemonsets/$NODE_INIT_DAEMONSET" 2>/dev/null) || code=000
-  case $code in
-    200) if grep -q '"deletionTimestamp"' "$STATE_DIR/owner.json"; then log "DaemonSet is being deleted"; return 0; fi
+  api GET "/apis/apps/v1/namespaces/$NODE_INIT_NAMESPACE/daemonsets/$NODE_INIT_DAEMONSET" || { log "keeping rules"; return 1; }
+  case $API_CODE in
+    200) if [ -n "$(deletion_timestamp)" ]; then log "DaemonSet is being deleted"; return 0; fi
       log "DaemonSet still exists: keeping rules (restart or update)"; return 1 ;;
     # Our DaemonSet, its RBAC or our ServiceAccount are gone: the release is being removed.
-    404 | 401 | 403) log "DaemonSet or its access is gone (HTTP $code)"; return 0 ;;
-    *) log "API answered HTTP $code: keeping rules"; return 1 ;;
+    404 | 401 | 403) log "DaemonSet or its access is gone (HTTP $API_CODE)"; return 0 ;;
+    *) log "API answered HTTP $API_CODE: keeping rules"; return 1 ;;
   esac
+}
+
+# event TYPE REASON MESSAGE: a core/v1 Event about this pod (NODE_INIT_POD_NAME, _POD_UID,
+# NODE_INIT_NODE_NAME from the downward API), in the background.
+event() {
+  printf '%s\n' "$NODE_INIT_POD_NAME${NODE_INIT_POD_UID:-}${NODE_INIT_NODE_NAME:-}" | grep -Eq '^[a-z0-9.-]+$' ||
+    { log "pod name, UID or node name are not DNS names: no Event"; return 0; }
+  now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  # Our own messages hold no quote or backslash; escape them all the same.
+  message=$(printf '%s' "$3" | awk '{ gsub(/[\\"]/, "\\\\&"); printf "%s", $0 }')
+  body=$(printf '{"apiVersion":"v1","kind":"Event","metadata":{"generateName":"%s.","namespace":"%s"},"involvedObject":{"apiVersion":"v1","kind":"Pod","name":"%s","namespace":"%s","uid":"%s"},"type":"%s","reason":"%s","message":"%s","source":{"component":"edge-node-init","host":"%s"},"reportingComponent":"edge-node-init","reportingInstance":"%s","firstTimestamp":"%s","lastTimestamp":"%s","count":1}' \
+    "$NODE_INIT_POD_NAME" "$NODE_INIT_NAMESPACE" "$NODE_INIT_POD_NAME" "$NODE_INIT_NAMESPACE" "${NODE_INIT_POD_UID:-}" \
+    "$1" "$2" "$message" "${NODE_INIT_NODE_NAME:-}" "${NODE_INIT_NODE_NAME:-}" "$now" "$now")
+  (
+    api POST "/api/v1/namespaces/$NODE_INIT_NAMESPACE/events" "$body" || true
+    case $API_CODE in 2??) log "Event $2 sent" ;; *) log "Event $2 not sent (HTTP $API_CODE)" ;; esac
+  ) &
 }
 
 # The run loop's heartbeat: the modification time of a file, refreshed (by the shell alone, no
@@ -534,31 +720,66 @@ start_monitor() {
 }
 
 # The ticker's period: every 2 s while rules are withheld (kube-proxy in iptables-legacy mode
-# sends no event when it starts), else every resync.
+# sends no event when it starts; a host process that frees a port sends none either), else every
+# resync.
 set_tick() {
-  if [ -n "$BLOCKED" ]; then echo 2; else echo "$RESYNC"; fi >"$STATE_DIR/tick"
+  if [ -n "$BLOCKED$WITHHELD" ]; then echo 2; else echo "$RESYNC"; fi >"$STATE_DIR/tick"
 }
 
-# reconcile: plan again; rebuild the rules if the plan changed, repair them if they drifted.
+# reconcile: plan again; rebuild the rules if the plan changed, repair them if they drifted. A plan
+# that cannot be made (nft or /proc unreadable) is recorded, so the pod turns un-Ready until the
+# next one succeeds: node-init then fails to do what it decided.
 reconcile() {
   if ! plan; then
-    log "nft cannot read the ruleset ($NFT_ERROR); trying again at the next change or resync"
+    log "cannot read what decides the rules ($NFT_ERROR); trying again at the next change or tick"
+    mkdir -p "$STATE_DIR"
+    printf 'cannot read what decides the rules: %s\n' "$NFT_ERROR" >"$STATE_DIR/error"
+    echo 2 >"$STATE_DIR/tick"
     return 0
   fi
+  rm -f "$STATE_DIR/error"
   if [ "$(intent)" != "$(cat "$STATE_DIR/intent" 2>/dev/null)" ]; then
     log "plan changed: kube-proxy mode $MODE; method ${USE:-none}; IPv4 $(served "$NODEPORTS4"); IPv6 $(served "$NODEPORTS6")"
     install
-  elif [ -z "$BLOCKED" ]; then
+  else
     repair
   fi
+  LISTENERS=$LISTENING
   set_tick
+  announce
 }
 
 # repair: re-apply if our table is not what was installed.
 repair() {
-  if ! check; then
+  if ! intact; then
     log "drift: $REASON; re-applying"
     install
+  fi
+}
+
+# listeners_moved: true when the host processes listening on public ports differ from the last
+# plan's (nftables reports no socket, so each tick looks: one awk over /proc/net/tcp and tcp6).
+listeners_moved() {
+  host_listeners || return 0
+  [ "$LISTENING" != "${LISTENERS:-}" ]
+}
+
+# announce: a Kubernetes Event on this pod when the decision changes (rules withheld, and why;
+# rules back in place), once per change: the pod stays Ready, so the Event, the log, `status`,
+# `check` and the metrics are where a refusal shows. Sent in the background: a slow API never
+# delays a repair.
+announce() {
+  [ -n "${NODE_INIT_POD_NAME:-}" ] || return 0
+  now=""
+  [ ! -s "$STATE_DIR/withheld" ] || read -r now <"$STATE_DIR/withheld" || true
+  last=""
+  [ ! -e "$STATE_DIR/announced" ] || read -r last <"$STATE_DIR/announced" || true
+  [ "$now" != "$last" ] || return 0
+  printf '%s\n' "$now" >"$STATE_DIR/announced"
+  if [ -n "$now" ]; then
+    event Warning RulesWithheld "node-init withholds rules on this node: $now"
+  else
+    event Normal RulesInstalled "node-init serves every public port on this node again: $PORTS"
   fi
 }
 
@@ -594,6 +815,8 @@ run() {
   beat
   watch
   log "watching ruleset changes; full check every ${RESYNC}s"
+  LISTENERS=$LISTENING
+  announce
   report
   while :; do
     read -r event <&3 || die "event sources closed"
@@ -608,20 +831,26 @@ run() {
           reconcile
           report
         else
-          # nftables reports every change that matters in kube-proxy's nftables mode and with
-          # iptables' nf_tables backend, so a tick there only checks our table (one nft call).
-          case $MODE in nftables | iptables-nft) [ -n "$BLOCKED" ] || repair ;; *) reconcile ;; esac
+          # nftables reports every ruleset change that matters in kube-proxy's nftables mode and
+          # with iptables' nf_tables backend, so a tick there checks our table (one nft call) and
+          # the sockets on the public ports (one awk), and plans again only when those moved, a
+          # port is withheld or the last plan failed.
+          case $MODE in
+            nftables | iptables-nft)
+              if [ -n "$BLOCKED$WITHHELD" ] || [ -e "$STATE_DIR/error" ] || listeners_moved; then reconcile; else repair; fi ;;
+            *) reconcile ;;
+          esac
         fi
         ;;
       "# new generation"*)
         case $pending in
           plan) reconcile ;;
-          ours) [ -n "$BLOCKED" ] || repair ;;
+          ours) repair ;;
         esac
         pending=""
         ;;
       *"table ip kube-proxy"* | *"table ip6 kube-proxy"* | *" kube-proxy nodeport-ips"* | \
-        *"table ip nat"* | *"table ip6 nat"* | *" nat KUBE-SERVICES"* | *" nat CNI-"*)
+        *"table ip nat"* | *"table ip6 nat"* | *" nat KUBE-SERVICES"* | *" nat CNI-"* | *" cni_hostport"*)
         pending=plan
         ;;
       *" $FAMILY $TABLE"*) [ "$pending" = plan ] || pending=ours ;;

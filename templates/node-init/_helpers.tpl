@@ -55,7 +55,9 @@ allowPrivilegeEscalation: false
 {{/*
 edge.nodeInit.container: the fields node-init's init and main containers share (image, command,
 environment, security context, resources, mounts). The configuration reaches the script only as
-literal environment values, which the script validates again.
+literal environment values, which the script validates again; `run` also learns its pod's name,
+UID and node from the downward API, for its Events. The mounts list comes last, so a container
+can add its own.
 Usage: {{ include "edge.nodeInit.container" (dict "context" . "verb" "run") }}
 */}}
 {{- define "edge.nodeInit.container" -}}
@@ -83,6 +85,21 @@ env:
     value: {{ $v.namespace | quote }}
   - name: NODE_INIT_DAEMONSET
     value: {{ include "edge.nodeInit.name" $ | quote }}
+{{- if eq .verb "run" }}
+  # Who this pod is, for the Events it sends (downward API, not configuration).
+  - name: NODE_INIT_POD_NAME
+    valueFrom:
+      fieldRef:
+        fieldPath: metadata.name
+  - name: NODE_INIT_POD_UID
+    valueFrom:
+      fieldRef:
+        fieldPath: metadata.uid
+  - name: NODE_INIT_NODE_NAME
+    valueFrom:
+      fieldRef:
+        fieldPath: spec.nodeName
+{{- end }}
 securityContext:
   {{- include "edge.nodeInit.securityContext" $ | nindent 2 }}
 resources:

@@ -4,7 +4,7 @@
  * backends. Root is required (CI runs as root); the machine's own namespace is never touched.
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { removeScratchCharts } from "../lib/chart.js";
@@ -242,6 +242,11 @@ echo $(( $(date +%s%N) - start ))`).stdout.trim();
       return r;
     };
     const reapplies = (log: string) => log.split("\n").filter((l) => /re-applying|plan changed/.test(l));
+    /** What `run` sent the API stub, in order. */
+    const requests = (): { method: string; url: string; authorization?: string; body: string }[] =>
+      readFileSync(`${apiState}.requests`, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    /** The Events `run` posted, in order. */
+    const events = () => requests().filter((q) => q.method === "POST").map((q) => JSON.parse(q.body));
     beforeAll(async () => {
       writeFileSync(apiState, "exists");
       spawn("ip", ["netns", "exec", tb.node, process.execPath, join(here, "api-stub.mjs"), apiPort, apiState], { stdio: "ignore" });
@@ -311,37 +316,74 @@ iptables-nft -t nat -F KUBE-SVC-CHURN; iptables-nft -t nat -X KUBE-SVC-CHURN`,
       expect(await r.stop()).toBe(0);
     });
 
-    it.runIf(mode === "nftables")("should follow kube-proxy's nodeport-ips as its addresses change", async () => {
+    it.runIf(mode === "nftables")("should follow kube-proxy's nodeport-ips as its addresses change, withholding :80 while the secondary address's listener would be shadowed", async () => {
       const r = await watching(eventOnly);
-      expect(tb.curl(tb.client, `http://${addr.secondary4}/`)).toMatch(/^node-secondary 80 /);
+      const secondary443 = `http://${addr.secondary4}:443/`;
+      expect(tb.curl(tb.client, secondary443)).toMatch(/^ERR/);
       inNs(tb.node, "nft", ["add", "element", "ip", "kube-proxy", "nodeport-ips", `{ ${addr.secondary4} }`]);
-      await tb.waitFor(() => tb.curl(tb.client, `http://${addr.secondary4}/`).startsWith(backend(80)), "the secondary address served", withinEvent);
-      inNs(tb.node, "nft", ["delete", "element", "ip", "kube-proxy", "nodeport-ips", `{ ${addr.secondary4} }`]);
-      await tb.waitFor(() => tb.curl(tb.client, `http://${addr.secondary4}/`).startsWith("node-secondary 80"), "the secondary address left alone", withinEvent);
-      expect(tb.curl(tb.client, `${v4}/`)).toMatch(new RegExp(`^${backend(80)} `));
+      try {
+        await tb.waitFor(() => tb.curl(tb.client, secondary443).startsWith(backend(443)), "the secondary address served", withinEvent);
+        // The host process on the secondary address's :80 now sits where the rewrite would reach it.
+        expect(tb.curl(tb.client, `http://${addr.secondary4}/`)).toMatch(/^node-secondary 80 /);
+        expect(verb(tb, ni, "check").stderr).toContain(`rules withheld: port 80: a host process listens on ${addr.secondary4}:80`);
+      } finally {
+        inNs(tb.node, "nft", ["delete", "element", "ip", "kube-proxy", "nodeport-ips", `{ ${addr.secondary4} }`]);
+      }
+      await tb.waitFor(() => tb.curl(tb.client, secondary443).startsWith("ERR"), "the secondary address left alone", withinEvent);
+      await tb.waitFor(() => tb.curl(tb.client, `${v4}/`).startsWith(backend(80)), "port 80 served again", withinEvent);
       await tb.waitFor(() => reapplies(r.log()).length >= 2, "both changes logged");
       expect(reapplies(r.log()), r.log()).toHaveLength(2);
       expect(await r.stop()).toBe(0);
     });
 
-    it("should withdraw its rules while a CNI hostPort claims port 80, say why, and return when it is gone", async () => {
-      const r = await watching(eventOnly);
-      tb.addHostPort(80);
+    it.each(["iptables", "nftables"] as const)("should withhold port 80 while a CNI hostPort (portmap, %s backend) claims it, keep serving 443, stay Ready, say why and send an Event, and serve 80 again when it is gone", async (portmap) => {
+      writeFileSync(`${apiState}.requests`, "");
+      const r = await watching({ ...eventOnly, NODE_INIT_POD_NAME: "edge-node-init-abcde", NODE_INIT_POD_UID: "0f0e0d0c-0000-4000-8000-000000000001", NODE_INIT_NODE_NAME: "node-a" });
+      tb.addHostPort(80, portmap);
       try {
-        // The hostPort's own DNAT answers: edge no longer shadows it.
+        // The hostPort's own DNAT answers: edge no longer shadows it; 443 is still edge's.
         await tb.waitFor(() => tb.curl(tb.client, `${v4}/`).startsWith("app 80"), "the hostPort answering", withinEvent);
-        for (const probe of ["ready", "check"]) {
-          const p = verb(tb, ni, probe);
-          expect(p.status).toBe(1);
-          expect(p.stderr).toContain("no rules: a CNI hostPort already claims port(s) 80 on this node");
-        }
-        expect(verb(tb, ni, "status").stdout).toContain("rules: no rules: a CNI hostPort already claims port(s) 80");
-        await tb.waitFor(() => r.log().includes("no rules installed: a CNI hostPort already claims port(s) 80"), "the reason logged");
+        expect(tb.curl(tb.client, `${v4}:443/`)).toMatch(new RegExp(`^${backend(443)} `));
+        const why = `port 80: a CNI hostPort (portmap, ${portmap} backend)`;
+        expect(verb(tb, ni, "ready").status).toBe(0);
+        const check = verb(tb, ni, "check");
+        expect(check.status).toBe(1);
+        expect(check.stderr).toContain(`rules withheld: ${why}`);
+        expect(verb(tb, ni, "status").stdout).toContain(`rules: rules withheld: ${why}`);
+        await tb.waitFor(() => r.log().includes(`rules in place for 443:30443 only, withheld: ${why}`), "the reason logged");
+        await tb.waitFor(() => events().some((e) => e.reason === "RulesWithheld"), "the Event sent");
       } finally {
-        tb.removeHostPort();
+        tb.removeHostPort(portmap);
       }
       await tb.waitFor(() => tb.curl(tb.client, `${v4}/`).startsWith(backend(80)), "rules back", withinEvent);
-      await tb.waitFor(() => verb(tb, ni, "ready").status === 0, "ready again", withinEvent);
+      await tb.waitFor(() => verb(tb, ni, "check").status === 0, "check passing again", withinEvent);
+      await tb.waitFor(() => events().some((e) => e.reason === "RulesInstalled"), "the Event of the return");
+      const [withheld, installed] = events();
+      expect(withheld).toMatchObject({
+        type: "Warning", reason: "RulesWithheld",
+        involvedObject: { kind: "Pod", name: "edge-node-init-abcde", namespace: "edge-node-init", uid: "0f0e0d0c-0000-4000-8000-000000000001" },
+        source: { component: "edge-node-init", host: "node-a" },
+      });
+      expect(withheld!.message).toContain(`node-init withholds rules on this node: port 80: a CNI hostPort (portmap, ${portmap} backend)`);
+      expect(installed).toMatchObject({ type: "Normal", reason: "RulesInstalled" });
+      expect(events()).toHaveLength(2);
+      expect(await r.stop()).toBe(0);
+    });
+
+    it("should withhold port 80 while a host process listens on it (an old nginx), without shadowing it, and serve 80 again once it stops", async () => {
+      const r = await watching(api);
+      const nginx = tb.serve(tb.node, [`old-nginx@${addr.node4}:80`]);
+      try {
+        await tb.waitFor(() => tb.curl(tb.client, `${v4}/`).startsWith("old-nginx 80"), "the host process answering", withinResync);
+        expect(tb.curl(tb.client, `${v4}:443/`)).toMatch(new RegExp(`^${backend(443)} `));
+        const check = verb(tb, ni, "check");
+        expect(check.status).toBe(1);
+        expect(check.stderr).toContain(`rules withheld: port 80: a host process listens on ${addr.node4}:80`);
+        expect(verb(tb, ni, "ready").status).toBe(0);
+      } finally {
+        nginx.kill();
+      }
+      await tb.waitFor(() => tb.curl(tb.client, `${v4}/`).startsWith(backend(80)), "port 80 served again", withinResync);
       expect(await r.stop()).toBe(0);
     });
 
@@ -413,6 +455,33 @@ iptables-nft -t nat -F KUBE-SVC-CHURN; iptables-nft -t nat -X KUBE-SVC-CHURN`,
       expect(tb.ruleset()).toBe(without);
     });
 
+    it("should keep the rules when stopped and the DaemonSet merely mentions deletionTimestamp in a label or an annotation", async () => {
+      writeFileSync(apiState, "annotated");
+      const r = await watching(api);
+      expect(await r.stop()).toBe(0);
+      expect(r.log()).toContain("DaemonSet still exists: keeping rules");
+      expect(verb(tb, ni, "check").status).toBe(0);
+      writeFileSync(apiState, "exists");
+    });
+
+    it("should send the ServiceAccount token to the API as a header read from curl's standard input, never as an argument", async () => {
+      const token = "edge-test-token-0123456789";
+      writeFileSync(join(tb.dir, "serviceaccount", "token"), `${token}\n`);
+      writeFileSync(`${apiState}.requests`, "");
+      try {
+        const r = await watching(api);
+        expect(await r.stop()).toBe(0);
+        expect(requests().map((q) => q.authorization)).toEqual([`Bearer ${token}`]);
+        // The one place the script names the header feeds curl's --config from stdin.
+        const script = readFileSync(ni.script, "utf8");
+        expect(script.match(/Authorization/g)).toHaveLength(1);
+        expect(script).toMatch(/printf 'header = "Authorization: Bearer %s"\\n' "\$token"; \} \| curl "\$@"/);
+        expect(script).toContain("--config -");
+      } finally {
+        rmSync(join(tb.dir, "serviceaccount", "token"));
+      }
+    });
+
     it("should keep the rules when stopped and the API cannot be reached", async () => {
       const r = startRun(tb, ni, { ...api, NODE_INIT_API_URL: "http://127.0.0.1:1" });
       await tb.waitFor(() => verb(tb, ni, "check").status === 0, "run applied the rules");
@@ -449,6 +518,35 @@ iptables-nft -t nat -F KUBE-SVC-CHURN; iptables-nft -t nat -X KUBE-SVC-CHURN`,
       expect(tb.curl(tb.client, `${v4}/`)).toMatch(new RegExp(`^${backend(80)} `));
     });
 
+    it("should never expand a value as a file name: interface e* stays a prefix match", () => {
+      const prefix = withValues(["nodeInit.interfaces={e*}"]);
+      expect(verb(tb, prefix, "apply").status).toBe(0);
+      const table = inNs(tb.node, "nft", ["list", "table", "inet", "edge_node_init"]).stdout;
+      expect(table).toContain('iifname "e*"');
+      expect(table).not.toMatch(/iifname "(etc|eth0)"/);
+      expect(tb.curl(tb.client, `${v4}/`)).toMatch(new RegExp(`^${backend(80)} `));
+    });
+
+    it("should merge overlapping source ranges instead of failing (nft auto-merge)", () => {
+      const r = verb(tb, ni, "apply", { NODE_INIT_SOURCE_RANGES: "192.0.2.0/24 192.0.2.0/25 2001:db8:1::/64 2001:db8::/32" });
+      expect(r.status, r.stderr).toBe(0);
+      expect(tb.curl(tb.client, `${v4}/`)).toMatch(new RegExp(`^${backend(80)} `));
+      expect(tb.curl(tb.client, `${v6}/`)).toMatch(new RegExp(`^${backend(80)} `));
+      expect(verb(tb, ni, "check", { NODE_INIT_SOURCE_RANGES: "192.0.2.0/24 192.0.2.0/25 2001:db8:1::/64 2001:db8::/32" }).status).toBe(0);
+    });
+
+    it.runIf(mode === "iptables-nft")("should fail closed, installing nothing new, when a listing it decides by fails", () => {
+      const bin = join(tb.dir, "failing-nft");
+      mkdirSync(bin, { recursive: true });
+      const nft = run("sh", ["-c", "command -v nft"]).stdout.trim();
+      writeFileSync(join(bin, "nft"), `#!/bin/sh\n[ "$1 $2" != "list chains" ] || { echo "Error: simulated failure" >&2; exit 1; }\nexec ${nft} "$@"\n`, { mode: 0o755 });
+      verb(tb, ni, "delete");
+      const r = verbOnHost(tb, ni, "apply", { PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin` });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain("cannot read what decides the rules: Error: simulated failure");
+      expect(inNs(tb.node, "nft", ["list", "table", "inet", "edge_node_init"], { allowFail: true }).status).not.toBe(0);
+    });
+
     it("should forward only the enabled listeners", () => {
       const httpsOnly = withValues(["kong.proxy.http.enabled=false"]);
       expect(httpsOnly.env.NODE_INIT_PORTS).toBe("443:30443");
@@ -481,16 +579,26 @@ describe.each(modes)("node-init > a node whose kube-proxy (%s mode) has not writ
     expect(tableExists()).toBe(false);
   });
 
-  it("should not be ready, fail check and tell in status what it found and what to do", () => {
-    for (const probe of ["ready", "check"]) {
-      const r = verb(tb, ni, probe);
-      expect(r.status).toBe(1);
-      expect(r.stderr).toContain("no rules: no kube-proxy found");
-    }
+  it("should be Ready (it has decided: a refusal never stops a rollout), fail check and tell in status what it found and what to do", () => {
+    expect(verb(tb, ni, "ready").status).toBe(0);
+    const r = verb(tb, ni, "check");
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("rules withheld: no kube-proxy found");
     const status = verb(tb, ni, "status").stdout;
     expect(status).toContain("kube-proxy mode: none");
     expect(status).toContain("A cluster without kube-proxy (Cilium's kube-proxy replacement, Calico eBPF) serves NodePorts before netfilter");
     expect(status).not.toContain("probe ");
+  });
+
+  it("should take no leftover table named like kube-proxy's (kube-proxy-old) for kube-proxy", () => {
+    inNs(tb.node, "nft", ["add", "table", "ip", "kube-proxy-old"]);
+    try {
+      const r = verb(tb, ni, "apply");
+      expect(r.stderr).toContain("kube-proxy mode: none; method: none (auto)");
+      expect(tableExists()).toBe(false);
+    } finally {
+      inNs(tb.node, "nft", ["delete", "table", "ip", "kube-proxy-old"]);
+    }
   });
 
   it("should install a forced nodeInit.method all the same", () => {
@@ -530,6 +638,11 @@ describe("node-init > script input", () => {
     ["NODE_INIT_SOURCE_RANGES", "10.0.0.0/8; flush ruleset", "is not an IPv4 or IPv6 CIDR"],
     ["NODE_INIT_SOURCE_RANGES", "10.0.0.256/8", "is not an IPv4 or IPv6 CIDR"],
     ["NODE_INIT_SOURCE_RANGES", "fd00::/129", "is not an IPv4 or IPv6 CIDR"],
+    ["NODE_INIT_SOURCE_RANGES", "010.0.0.0/8", "is not an IPv4 or IPv6 CIDR"],
+    ["NODE_INIT_SOURCE_RANGES", "10.0.0.0/08", "is not an IPv4 or IPv6 CIDR"],
+    ["NODE_INIT_INTERFACES", "abcdefghijklmno*", "is not an interface name"],
+    ["NODE_INIT_PORTS", "080:30080", "is not a port"],
+    ["NODE_INIT_PORTS", "80:30080 080:30081", "is not a port"],
     ["NODE_INIT_INTERFACES", "eth0\";", "is not an interface name"],
     ["NODE_INIT_INTERFACES", "averyveryverylongname", "is not an interface name"],
     ["NODE_INIT_PORTS", "80:30080 80:30081", "appears twice"],

@@ -14,7 +14,8 @@ import { inNs, type Testbed } from "./testbed.js";
 interface Container {
   name: string;
   command: string[];
-  env: { name: string; value: string }[];
+  /** Literal values (the configuration) and downward API fields (`value` unset). */
+  env: { name: string; value?: string }[];
   securityContext: { capabilities: { add?: string[]; drop: string[] }; allowPrivilegeEscalation?: boolean };
   readinessProbe?: { exec: { command: string[] } };
 }
@@ -22,7 +23,7 @@ interface Container {
 export interface NodeInit {
   /** Path of node-init.sh as extracted from the ConfigMap. */
   script: string;
-  /** The containers' environment, exactly as rendered. */
+  /** The main container's literal environment, exactly as rendered (downward API fields left out). */
   env: Record<string, string>;
   init: Container;
   main: Container;
@@ -42,7 +43,8 @@ export function renderNodeInit(dir: string, set: string[] = []): NodeInit {
   const spec = (find("DaemonSet").spec as { template: { spec: { initContainers: Container[]; containers: Container[] } & NodeInit["podSpec"] } }).template.spec;
   const init = spec.initContainers[0]!;
   const main = spec.containers[0]!;
-  return { script, env: Object.fromEntries(main.env.map((e) => [e.name, e.value])), init, main, podSpec: spec };
+  const env = Object.fromEntries(main.env.flatMap((e) => (e.value === undefined ? [] : [[e.name, e.value]])));
+  return { script, env, init, main, podSpec: spec };
 }
 
 /** The container environment plus a PATH, with `overrides` (e.g. a state directory of the test). */

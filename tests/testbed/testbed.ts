@@ -144,17 +144,22 @@ export class Testbed {
     if (options.kongBackend ?? true) this.serve(this.kong, [`kong@0.0.0.0:8000`, `kong@0.0.0.0:8443`, `kong@[::]:8000`, `kong@[::]:8443`]);
     else this.serve(this.kong, [`kong@0.0.0.0:8443`]);
     this.serve(this.app, [`app@0.0.0.0:80`, `app@0.0.0.0:443`, `app@[::]:80`, `app@[::]:443`]);
-    this.serve(this.node, [`node@0.0.0.0:8081`, `node@[::]:8081`, `node-secondary@${addr.secondary4}:80`, `node-secondary@[${addr.secondary6}]:80`]);
+    this.serve(this.node, [`node@0.0.0.0:8081`, `node@[::]:8081`]);
+    // A host process on :80 of the secondary addresses, where kube-proxy's nftables mode (primary
+    // addresses by default) serves no NodePort: node-init must leave it alone. Elsewhere kube-proxy
+    // serves every local address and node-init would withhold port 80 for it.
+    if (this.mode === "nftables") this.serve(this.node, [`node-secondary@${addr.secondary4}:80`, `node-secondary@[${addr.secondary6}]:80`]);
     if (options.kubeProxy ?? true) this.installKubeProxy();
     await this.waitFor(() => this.curl(this.client, `http://${addr.kong4}:8443/`).startsWith("kong"), "kong pod reachable");
     await this.waitFor(() => this.curl(this.client, `http://[${addr.app6}]:80/`).startsWith("app"), "app pod reachable over IPv6");
     await this.waitFor(() => this.curl(this.app, `http://${addr.client4}/`).startsWith("external"), "client reachable from a pod");
   }
 
-  /** Starts an HTTP backend inside `ns`. */
-  serve(ns: string, listeners: string[]): void {
+  /** Starts an HTTP backend inside `ns`; stopped with the testbed, or earlier by killing the returned process. */
+  serve(ns: string, listeners: string[]): ChildProcess {
     const child = spawn("ip", ["netns", "exec", ns, process.execPath, join(here, "server.mjs"), ...listeners], { stdio: "ignore" });
     this.servers.push(child);
+    return child;
   }
 
   /** The rules kube-proxy programs for a NodePort Service 30080→kong:8000, 30443→kong:8443. */
@@ -238,10 +243,30 @@ export class Testbed {
   }
 
   /**
-   * The rules CNI's portmap plugin writes for a pod with hostPort `port` (iptables, nf_tables
-   * backend): CNI-HOSTPORT-DNAT jumps to a CNI-DN- chain that DNATs to the app pod.
+   * The rules CNI's portmap plugin writes for a pod with hostPort `port`, DNAT to the app pod. Its
+   * iptables backend (nf_tables): CNI-HOSTPORT-DNAT jumps to a CNI-DN- chain; its nftables backend:
+   * chain hostports of table ip cni_hostport, at priority dstnat.
    */
-  addHostPort(port: number): void {
+  addHostPort(port: number, backend: "iptables" | "nftables" = "iptables"): void {
+    if (backend === "nftables") {
+      // What portmap's nftables backend (CNI plugins >= 1.5) writes for a pod's hostPort.
+      shIn(this.node, `nft -f - <<'EOF'
+table ip cni_hostport {
+  chain hostports {
+    tcp dport ${port} dnat to ${addr.app4}:80 comment "0123456789abcdef"
+  }
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    fib daddr type local jump hostports
+  }
+  chain output {
+    type nat hook output priority -100; policy accept;
+    fib daddr type local jump hostports
+  }
+}
+EOF`);
+      return;
+    }
     shIn(this.node, `
       iptables-nft -t nat -N CNI-HOSTPORT-DNAT
       iptables-nft -t nat -N CNI-DN-0123456789abcdef
@@ -250,7 +275,11 @@ export class Testbed {
       iptables-nft -t nat -A CNI-DN-0123456789abcdef -p tcp -m tcp --dport ${port} -j DNAT --to-destination ${addr.app4}:80`);
   }
 
-  removeHostPort(): void {
+  removeHostPort(backend: "iptables" | "nftables" = "iptables"): void {
+    if (backend === "nftables") {
+      inNs(this.node, "nft", ["delete", "table", "ip", "cni_hostport"]);
+      return;
+    }
     shIn(this.node, `
       iptables-nft -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT
       iptables-nft -t nat -F CNI-HOSTPORT-DNAT; iptables-nft -t nat -F CNI-DN-0123456789abcdef
