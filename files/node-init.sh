@@ -83,12 +83,6 @@ valid_ipv6_cidr() {
   printf '%s\n' "$addr" | awk -F: '{ if (NF > 9) exit 1; for (i = 1; i <= NF; i++) if (length($i) > 4 && $i !~ /\./) exit 1 }'
 }
 
-# valid_address FAMILY ADDRESS: one IPv4 (4) or IPv6 (6) address, without a prefix length.
-valid_address() {
-  case $2 in */*) return 1 ;; esac
-  if [ "$1" = 4 ]; then valid_ipv4_cidr "$2/32"; else valid_ipv6_cidr "$2/128"; fi
-}
-
 # An interface name nft accepts: at most 15 characters, a trailing `*` (prefix match) included.
 valid_interface() { printf '%s\n' "$1" | grep -Eq '^([A-Za-z0-9_][A-Za-z0-9_.-]{0,14}|[A-Za-z0-9_][A-Za-z0-9_.-]{0,13}[*])$'; }
 
@@ -179,14 +173,28 @@ listed_or_absent() {
 }
 
 # addresses FAMILY SOURCE: the valid addresses on stdin (one per line) as "a, b"; anything else is
-# logged and left out, so no rule is ever built from it.
+# logged and left out, so no rule is ever built from it. One awk for the whole list: kube-ipvs0
+# holds one address per Service, thousands on a large cluster, read at every tick.
 addresses() {
-  out=""
-  while read -r a; do
-    [ -n "$a" ] || continue
-    if valid_address "$1" "$a"; then out="$out${out:+, }$a"; else log "ignoring '$a' from $2: not an IPv$1 address"; fi
-  done
-  printf '%s' "$out"
+  awk -v family="$1" -v source="$2" -v now="$(date -u +%Y-%m-%dT%H:%M:%SZ)" '
+    function ipv4(a,   n, o, i) {
+      n = split(a, o, ".")
+      if (n != 4) return 0
+      for (i = 1; i <= 4; i++) if (o[i] !~ /^(0|[1-9][0-9]?[0-9]?)$/ || o[i] + 0 > 255) return 0
+      return 1
+    }
+    # At most one "::", at most 8 groups of at most 4 hex digits (a dotted IPv4 tail allowed).
+    function ipv6(a,   n, g, i) {
+      if (a !~ /^[0-9A-Fa-f:.]+$/ || a !~ /:/ || length(a) > 45 || gsub(/::/, "::", a) > 1) return 0
+      n = split(a, g, ":")
+      if (n > 9) return 0
+      for (i = 1; i <= n; i++) if (length(g[i]) > 4 && g[i] !~ /\./) return 0
+      return 1
+    }
+    NF == 0 { next }
+    (family == 4 ? ipv4($1) : ipv6($1)) && NF == 1 { out = out (out == "" ? "" : ", ") $1; next }
+    { printf "%s node-init: ignoring '\''%s'\'' from %s: not an IPv%s address\n", now, $0, source, family > "/dev/stderr" }
+    END { printf "%s", out }'
 }
 
 # ipvs_addresses FAMILY: SERVICES4 or SERVICES6 = the addresses kube-proxy IPVS assigns to
@@ -714,10 +722,28 @@ watch() {
   exec 3<"$fifo"
 }
 
+# The `nft monitor` lines `run` acts on (see its loop). Everything else — kube-proxy rewriting its
+# Service chains, thousands of lines per sync on a large cluster — is dropped by grep, which reads
+# the stream in blocks, before the shell's `read` (one read() per byte) would see it.
+EVENTS='^# new generation|table ip6? (kube-proxy|nat|cni_hostport)( |$)| kube-proxy nodeport-ips| nat (KUBE-SERVICES|CNI-)| cni_hostport | inet edge_node_init( |$)'
+
+# start_monitor: nft monitor into a FIFO of its own, filtered by grep into the events FIFO.
+# A grep without --line-buffered (busybox) passes every line instead.
 start_monitor() {
-  nft monitor >"$STATE_DIR/events" 2>/dev/null &
+  rm -f "$STATE_DIR/monitor"
+  mkfifo -m 600 "$STATE_DIR/monitor"
+  nft monitor >"$STATE_DIR/monitor" 2>/dev/null &
   MONITOR=$!
+  if printf 'x\n' | grep --line-buffered -q x 2>/dev/null; then
+    grep --line-buffered -E "$EVENTS" <"$STATE_DIR/monitor" >"$STATE_DIR/events" &
+  else
+    cat <"$STATE_DIR/monitor" >"$STATE_DIR/events" &
+  fi
+  FILTER=$!
 }
+
+# monitoring: true while nft monitor and its filter both run.
+monitoring() { kill -0 "$MONITOR" 2>/dev/null && kill -0 "$FILTER" 2>/dev/null; }
 
 # The ticker's period: every 2 s while rules are withheld (kube-proxy in iptables-legacy mode
 # sends no event when it starts; a host process that frees a port sends none either), else every
@@ -783,32 +809,40 @@ announce() {
   fi
 }
 
-# report: log the probe results when they change (times aside). Informational: readiness means
-# "rules in place", so a Kong outage never flaps node-init.
+# report: log the probe results when they change (times aside), from a background process: a
+# probe waits up to 3 s per address and port for Kong, and a repair never waits for it. One report
+# at a time; the last outcome is kept in the pod's state. Informational: readiness never depends
+# on it, so a Kong outage never flaps node-init.
 report() {
   [ -z "$BLOCKED" ] || return 0
-  now=$(probe)
-  outcome=$(printf '%s\n' "$now" | awk '{ sub(/, [0-9.]+s$/, ""); sub(/\) .*/, ")"); print }')
-  [ "$outcome" != "${LAST_OUTCOME:-}" ] || return 0
-  LAST_OUTCOME=$outcome
-  printf '%s\n' "$now" | while read -r line; do log "$line"; done
+  ! kill -0 "${REPORTER:-}" 2>/dev/null || return 0
+  (
+    now=$(probe)
+    outcome=$(printf '%s\n' "$now" | awk '{ sub(/, [0-9.]+s$/, ""); sub(/\) .*/, ")"); print }')
+    last=$(cat "$STATE_DIR/probed" 2>/dev/null) || last=""
+    [ "$outcome" != "$last" ] || exit 0
+    printf '%s\n' "$outcome" >"$STATE_DIR/probed"
+    printf '%s\n' "$now" | while read -r line; do log "$line"; done
+  ) 3<&- &
+  REPORTER=$!
 }
 
 on_term() {
   log "stopping"
-  kill "$TICKER" "$MONITOR" 2>/dev/null || true
+  kill "$TICKER" "$MONITOR" "$FILTER" ${REPORTER:+"$REPORTER"} 2>/dev/null || true
   if owner_gone; then delete; fi
   exit 0
 }
 
 # run: apply, then wait for events: repair at once when a transaction touches our table, plan
 # again when it touches what decides the plan (kube-proxy's tables and NodePort addresses, the
-# nat table's KUBE-SERVICES, CNI hostPort chains). A tick checks the table, and plans again
-# (every tick where nftables cannot report the change, every tenth elsewhere). Anything else
-# (kube-proxy rewriting its Service rules) costs one `read` and one `case` per line.
+# nat table's KUBE-SERVICES, CNI hostPort chains and tables). A tick checks the table, and plans
+# again (every tick where nftables cannot report the change, every tenth elsewhere). Anything
+# else (kube-proxy rewriting its Service rules) never reaches the shell but for the one
+# "# new generation" line of each transaction (see EVENTS).
 run() {
   require curl mkfifo
-  TICKER="" MONITOR="" pending="" ticks=0
+  TICKER="" MONITOR="" FILTER="" REPORTER="" pending="" ticks=0
   trap on_term TERM INT
   apply
   set_tick
@@ -823,8 +857,9 @@ run() {
     case $event in
       tick)
         ticks=$((ticks + 1))
-        if ! kill -0 "$MONITOR" 2>/dev/null; then
+        if ! monitoring; then
           log "nft monitor exited; restarting it"
+          kill "$MONITOR" "$FILTER" 2>/dev/null || true
           start_monitor
           reconcile
         elif [ $((ticks % 10)) = 0 ]; then

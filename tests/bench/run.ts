@@ -11,11 +11,15 @@
  * round and medians reported, as single runs vary by several percent. Then node-init's own
  * footprint, run from its image: CPU per readiness probe and per `check`, CPU of `run` per resync
  * while nothing changes, peak RSS of `run` and its children, and how fast `run` repairs its table
- * after 20 deletions or flushes.
+ * after 20 deletions or flushes, also while every probe of Kong hangs. Then what a large
+ * cluster costs it: CPU of `run` while kube-proxy rewrites thousands of Service chains, beside
+ * the floor (`nft monitor` read by `cat`) measured over the same churn at the same time; and, in
+ * an IPVS testbed, CPU per tick with 10,000 IPv4 and 2,000 IPv6 Service addresses on kube-ipvs0.
  *
  * Options (environment): BENCH_ROUNDS (default 5), BENCH_SECONDS (wrk duration, default 3),
  * BENCH_REQUESTS (ab requests per run, default 4000), BENCH_RESYNCS (default 30),
- * BENCH_BASELINE_SCRIPT (another node-init.sh whose footprint to measure alongside).
+ * BENCH_BASELINE_SCRIPT (another node-init.sh whose footprint to measure alongside),
+ * BENCH_CHURN_TRANSACTIONS (default 20) of BENCH_CHURN_CHAINS chains each (default 2000).
  */
 import { spawn } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -33,6 +37,8 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 const requests = Number(process.env.BENCH_REQUESTS ?? 4000);
 const resyncs = Number(process.env.BENCH_RESYNCS ?? 30);
 const baseline = process.env.BENCH_BASELINE_SCRIPT;
+const churnTransactions = Number(process.env.BENCH_CHURN_TRANSACTIONS ?? 20);
+const churnChains = Number(process.env.BENCH_CHURN_CHAINS ?? 2000);
 const targets = {
   "node:80": `http://${addr.node4}:80/`,
   nodePort: `http://${addr.node4}:30080/`,
@@ -182,6 +188,89 @@ async function footprint(tb: Testbed, ni: NodeInit, probe: string, measureRepair
   }
 }
 
+/** Drops every packet to `ports` in namespace `ns` until the returned function is called: probes of Kong hang. */
+function blackhole(ns: string, ports: string): () => void {
+  shIn(ns, `nft -f - <<'EOF'
+table inet blackhole {
+  chain input { type filter hook input priority 0; policy accept; tcp dport { ${ports} } drop; }
+}
+EOF`);
+  return () => { inNs(ns, "nft", ["delete", "table", "inet", "blackhole"]); };
+}
+
+/** Seconds of repair after deletions and flushes while every probe of Kong hangs (3 s per address and port). */
+async function repairsWhileProbesHang(tb: Testbed, ni: NodeInit): Promise<number[]> {
+  const open = blackhole(tb.kong, "8000, 8443");
+  // Resync 1 s: a probe every 10 ticks, each hanging 3 s per address and port, so one is nearly always in flight.
+  const r = startRun(tb, ni, { NODE_INIT_RESYNC_SECONDS: "1", NODE_INIT_API_URL: "http://127.0.0.1:1" });
+  try {
+    await tb.waitFor(() => r.log().includes("watching ruleset changes"), "run watching");
+    await pause(1000);
+    return repairLatencies(tb, 10);
+  } finally {
+    await r.stop();
+    open();
+  }
+}
+
+interface Churn { runCpu: number; floorCpu: number; reapplies: number; lines: number }
+
+/**
+ * CPU seconds of `run` (and its children) while kube-proxy-sized transactions rewrite `chains`
+ * Service chains each (added with a rule, then removed), beside the floor: `nft monitor` read by
+ * `cat`, started before and measured over the same churn.
+ */
+async function churn(tb: Testbed, ni: NodeInit): Promise<Churn> {
+  const add = join(tb.dir, "churn-add.nft"), del = join(tb.dir, "churn-del.nft");
+  const ids = Array.from({ length: churnChains }, (_, i) => i);
+  writeFileSync(add, ids.map((i) => `add chain ip kube-proxy service-${i}-churn\nadd rule ip kube-proxy service-${i}-churn ip daddr 10.96.${i >> 8}.${i & 255} tcp dport 80 counter\n`).join(""));
+  writeFileSync(del, ids.map((i) => `flush chain ip kube-proxy service-${i}-churn\ndelete chain ip kube-proxy service-${i}-churn\n`).join(""));
+  const r = startRun(tb, ni, { NODE_INIT_RESYNC_SECONDS: "3600", NODE_INIT_API_URL: "http://127.0.0.1:1" });
+  const floor = spawn("ip", ["netns", "exec", tb.node, "sh", "-c", `nft monitor | cat > ${join(tb.dir, "churn-floor.log")}`], { stdio: "ignore", detached: true });
+  try {
+    await tb.waitFor(() => r.log().includes("watching ruleset changes"), "run watching");
+    await pause(1500);
+    const before = { run: usage(r.child.pid!).cpu, floor: usage(floor.pid!).cpu };
+    shIn(tb.node, `i=0; while [ $i -lt ${churnTransactions} ]; do nft -f ${add}; nft -f ${del}; i=$((i + 2)); done`);
+    await pause(2000); // both readers drain the stream
+    const after = { run: usage(r.child.pid!).cpu, floor: usage(floor.pid!).cpu };
+    const lines = readFileSync(join(tb.dir, "churn-floor.log"), "utf8").split("\n").length - 1;
+    const reapplies = r.log().split("\n").filter((l) => /re-applying|plan changed/.test(l)).length;
+    return { runCpu: after.run - before.run, floorCpu: after.floor - before.floor, reapplies, lines };
+  } finally {
+    try { process.kill(-floor.pid!, "SIGKILL"); } catch { /* gone */ }
+    await r.stop();
+  }
+}
+
+/** CPU milliseconds per tick of `run` in kube-proxy IPVS mode, with `v4` IPv4 and `v6` IPv6 Service addresses on kube-ipvs0. */
+async function ipvsTick(v4: number, v6: number): Promise<number> {
+  const tb = new Testbed("ipvs", `${process.pid % 100000}i`);
+  try {
+    await tb.up();
+    const batch = join(tb.dir, "ipvs-addresses");
+    writeFileSync(batch, [
+      ...Array.from({ length: v4 }, (_, i) => `addr add 10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32 dev kube-ipvs0`),
+      ...Array.from({ length: v6 }, (_, i) => `addr add fd00:96::${i.toString(16)}/128 dev kube-ipvs0 nodad`),
+    ].join("\n") + "\n");
+    inNs(tb.node, "ip", ["-batch", batch]);
+    const ni = renderNodeInit(tb.dir);
+    const r = startRun(tb, ni, { NODE_INIT_RESYNC_SECONDS: "1", NODE_INIT_API_URL: "http://127.0.0.1:1" });
+    try {
+      await tb.waitFor(() => r.log().includes("watching ruleset changes"), "run watching", 120);
+      await pause(2000);
+      const start = usage(r.child.pid!).cpu;
+      const ticks = 10;
+      await pause(ticks * 1000);
+      return ((usage(r.child.pid!).cpu - start) * 1000) / ticks;
+    } finally {
+      await r.stop();
+    }
+  } finally {
+    tb.destroy();
+  }
+}
+
 async function main() {
   const tb = new Testbed("nftables", `${process.pid % 100000}b`);
   try {
@@ -243,6 +332,17 @@ async function main() {
       verb(tb, ni, "delete");
       if (verb(tb, old, "apply").status !== 0) throw new Error("bench: the baseline script's apply failed");
       describe(`baseline ${baseline}`, await footprint(tb, old, "check", false));
+    }
+    const hung = [...await repairsWhileProbesHang(tb, ni)].sort((a, b) => a - b);
+    lines.push(`  node-init: repair after ${hung.length} deletions/flushes while every probe of Kong hangs (3 s per address and port): median ${(median(hung) * 1000).toFixed(0)} ms, worst ${(hung.at(-1)! * 1000).toFixed(0)} ms`);
+
+    const c = await churn(tb, ni);
+    lines.push("", `kube-proxy churn: ${churnTransactions} transactions of ${churnChains} Service chains each (${c.lines} nft monitor lines), measured side by side:`);
+    lines.push(`  node-init run ${(c.runCpu * 1000).toFixed(0)} ms CPU, floor (nft monitor | cat) ${(c.floorCpu * 1000).toFixed(0)} ms CPU: ratio ${(c.runCpu / c.floorCpu).toFixed(2)}; re-applies ${c.reapplies}`);
+
+    lines.push("", "kube-proxy IPVS mode, run at a 1 s resync (every tick reads kube-ipvs0's Service addresses):");
+    for (const [v4, v6] of [[0, 0], [10_000, 0], [0, 2_000]] as const) {
+      lines.push(`  ${String(v4).padStart(6)} IPv4 + ${String(v6).padStart(5)} IPv6 Service addresses: ${(await ipvsTick(v4, v6)).toFixed(1)} ms CPU per tick`);
     }
     console.log(lines.join("\n"));
   } finally {

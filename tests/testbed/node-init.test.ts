@@ -268,6 +268,29 @@ echo $(( $(date +%s%N) - start ))`).stdout.trim();
       expect(r.log()).toContain("DaemonSet still exists: keeping rules");
     });
 
+    it("should repair within a second while every probe of Kong hangs (the probe never holds up the loop)", async () => {
+      // What serves the NodePorts drops every packet: each probe waits its full 3 s per address and port.
+      const [ns, ports] = mode === "ipvs" ? [tb.node, "30080, 30443"] : [tb.kong, "8000, 8443"];
+      shIn(ns, `nft -f - <<'EOF'
+table inet blackhole {
+  chain input { type filter hook input priority 0; policy accept; tcp dport { ${ports} } drop; }
+}
+EOF`);
+      // The probes' curl processes in the node, each waiting out its 3 s.
+      const probing = () => run("ip", ["netns", "pids", tb.node]).stdout.split(/\s+/).filter(Boolean).some((pid) => {
+        try { return readFileSync(`/proc/${pid}/cmdline`, "latin1").startsWith("curl\0"); } catch { return false; }
+      });
+      try {
+        const r = await watching(eventOnly);
+        expect(probing()).toBe(true);
+        expect(repairSeconds("nft delete table inet edge_node_init")).toBeLessThan(1);
+        expect(probing()).toBe(true);
+        expect(await r.stop()).toBe(0);
+      } finally {
+        inNs(ns, "nft", ["delete", "table", "inet", "blackhole"]);
+      }
+    });
+
     it("should repair within a second of a firewall reload (nft flush ruleset) once kube-proxy restored its rules", async () => {
       const r = await watching(eventOnly);
       inNs(tb.node, "nft", ["flush", "ruleset"]);
