@@ -489,9 +489,9 @@ export interface EdgeValues {
      */
     method: "auto" | "nftables" | "iptables-redirect";
     /**
-     * How the pod reaches the node's network namespace. `hostPID`: host PID namespace and `nsenter` (needs NET_ADMIN, SYS_ADMIN, SYS_PTRACE). `hostNetwork`: the pod runs in the node's network namespace and needs only NET_ADMIN, but shares the node's network stack.
+     * How the pod reaches the node's network namespace. `hostNetwork` (least privilege): the pod runs in the node's network namespace with NET_ADMIN only; it can change the node's network configuration (netfilter rules among it), bind node ports and connect to services listening on the node's loopback, but reaches no host process or file. `hostPID`: the host PID namespace and `nsenter`, with NET_ADMIN, SYS_ADMIN and SYS_PTRACE; this is root-equivalent on the node for whoever can exec into the pod (through `/proc/<pid>/root` of any host process it reads and writes the node's filesystem). See README, Privileges.
      */
-    hostAccess: "hostPID" | "hostNetwork";
+    hostAccess: "hostNetwork" | "hostPID";
     /**
      * Client networks (CIDR, IPv4 or IPv6) allowed to reach node ports 80/443 through node-init; empty allows all.
      */

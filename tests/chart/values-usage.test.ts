@@ -23,7 +23,7 @@ const alternates: Record<string, unknown> = {
   "nodeInit.enabled": false,
   "nodeInit.namespace": "elsewhere",
   "nodeInit.method": "nftables",
-  "nodeInit.hostAccess": "hostNetwork",
+  "nodeInit.hostAccess": "hostPID",
   "nodeInit.sourceRanges": ["10.0.0.0/8"],
   "nodeInit.interfaces": ["eth0"],
   "nodeInit.resyncSeconds": 45,
