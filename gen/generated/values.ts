@@ -497,7 +497,7 @@ export interface EdgeValues {
      */
     sourceRanges: string[];
     /**
-     * Network interfaces whose incoming traffic is forwarded (a trailing `*` matches a prefix); empty means all. Connections from the node itself are always forwarded.
+     * Network interfaces whose incoming traffic is forwarded (a trailing `*` matches a prefix; at most 15 characters, the `*` included); empty means all. Connections from the node itself are always forwarded.
      */
     interfaces: string[];
     /**

@@ -172,7 +172,7 @@ const nodeInit = obj("node-init: a DaemonSet that makes every node's ports 80/44
     ["hostNetwork", "hostPID"], "hostNetwork"),
   sourceRanges: list("Client networks (CIDR, IPv4 or IPv6) allowed to reach node ports 80/443 through node-init; empty allows all.",
     { type: "string", pattern: re.cidr }, [], { uniqueItems: true }),
-  interfaces: list("Network interfaces whose incoming traffic is forwarded (a trailing `*` matches a prefix); empty means all. Connections from the node itself are always forwarded.",
+  interfaces: list("Network interfaces whose incoming traffic is forwarded (a trailing `*` matches a prefix; at most 15 characters, the `*` included); empty means all. Connections from the node itself are always forwarded.",
     { type: "string", pattern: re.interfaceName }, [], { uniqueItems: true }),
   resyncSeconds: int("Seconds between full checks of the rules, the safety net: changes to the ruleset (a flush, a firewall reload, kube-proxy's NodePort addresses) wake node-init at once through `nft monitor`.",
     30, { minimum: 5, maximum: 3600 }),

@@ -26,8 +26,13 @@ const ipv6 = [
 /** An IPv4 or IPv6 network in CIDR notation, e.g. 10.0.0.0/8 or fd00::/8. */
 export const cidr = `^(${ipv4}/(3[0-2]|[12]?[0-9])|(${ipv6})/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))$`;
 
-/** A Linux interface name (at most 15 bytes); a trailing `*` matches every name with that prefix. */
-export const interfaceName = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}[*]?$";
+/**
+ * A Linux interface name (at most 15 bytes), or a prefix with a trailing `*` that matches every name
+ * starting with it. nft 1.0.6 counts the `*` too: `iifname "abcdefghijklmn*"` (15 bytes) loads,
+ * `iifname "abcdefghijklmno*"` fails with "String exceeds maximum length of 16", and a lone `*` with
+ * "All-wildcard strings are not supported".
+ */
+export const interfaceName = "^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,14}|[A-Za-z0-9_.-]{0,13}[*])$";
 
 /** An RFC 1123 DNS label: a namespace name. */
 export const dnsLabel = "^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$";

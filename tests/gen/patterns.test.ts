@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import * as re from "../../gen/src/patterns.js";
+import { prng } from "./prng.js";
 
 /** The patterns by name (a plain record, so the tables survive patterns being added or renamed). */
 const patterns: Record<string, string> = { ...re };
@@ -42,13 +43,15 @@ const cidrReject = [
   "1:2:3:4:5:6:7::8:9/64", "1::2:3:4:5:6:7:8/64", "1:2:3:4:5:6:7::1:2:3:4:5:6:7/64", "1:2:3:4:5:6::1.2.3.4/96", "1:2:3:4:5:6:7:8::/64",
 ];
 
+/** Interface names: at most 15 bytes, the trailing `*` included (nft 1.0.6 checks both forms against IFNAMSIZ). */
+const interfaceAccept = ["eth0", "ens3", "ens*", "e*", "eth0.100", "br-1234abcd", "enp0s31f6", "wlan0", "lo", "veth_x", "bond0",
+  "a".repeat(15), `${"a".repeat(14)}*`];
+const interfaceReject = ["a".repeat(16), `${"a".repeat(15)}*`, `${"a".repeat(16)}*`, "eth0 ", " eth0", "", "*", "eth*0", "eth0**",
+  ".", ".eth0", "-eth0", "eth/0", "eth:0", "eth0\n"];
+
 const cases: Case[] = [
   ...table("cidr", cidrAccept, cidrReject),
-  ...table("interfaceName",
-    ["eth0", "ens3", "ens*", "e*", "eth0.100", "br-1234abcd", "enp0s31f6", "wlan0", "lo", "veth_x", "bond0",
-      "a".repeat(15), `${"a".repeat(15)}*`],
-    ["a".repeat(16), `${"a".repeat(16)}*`, "eth0 ", " eth0", "", "*", "eth*0", "eth0**", ".", ".eth0", "-eth0",
-      "eth/0", "eth:0", "eth0\n"]),
+  ...table("interfaceName", interfaceAccept, interfaceReject),
   ...table("dnsLabel",
     ["kong", "edge-node-init", "a", "0", "a-b", "a1", "a".repeat(63)],
     ["", "-a", "a-", "Kong", "a_b", "a.b", "a".repeat(64), "kong\n", " kong"]),
@@ -71,17 +74,6 @@ const cases: Case[] = [
 ];
 
 const matches = (name: string, input: string): boolean => new RegExp(patterns[name]!, "u").test(input);
-
-/** A deterministic PRNG (mulberry32), so the generated cases are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Hex IPv6 addresses, full and compressed at random zero runs, and broken ones with a group too many or too few. */
 function ipv6Samples(count: number): string[] {
@@ -195,4 +187,43 @@ describe.runIf(haveGo)("gen > patterns under Go's RE2 (what Helm runs)", () => {
     const disagreements = known.filter((c, i) => out.matches[i] !== matches(c.name, c.input));
     expect(disagreements).toEqual([]);
   }, 180_000);
+});
+
+/**
+ * nft's verdict on `iifname` rules for each name, as node-init writes them (a set of names in a
+ * prerouting chain), checked (`nft -c`) in a network namespace of its own that ends with the process.
+ */
+function nftAccepts(names: readonly string[]): { ok: boolean; stderr: string } {
+  const set = names.map((n) => JSON.stringify(n)).join(", ");
+  const single = names.map((n) => `    iifname ${JSON.stringify(n)} tcp dport 80 counter tcp dport set 30080`).join("\n");
+  const ruleset = `table inet edge_pattern_check {
+  chain prerouting {
+    type filter hook prerouting priority -150; policy accept;
+    iifname { ${set} } tcp dport 80 counter tcp dport set 30080
+${single}
+  }
+}
+`;
+  const r = spawnSync("unshare", ["--net", "--", "nft", "-c", "-f", "-"], { input: ruleset, encoding: "utf8" });
+  return { ok: r.status === 0, stderr: r.stderr };
+}
+
+const haveNft = process.getuid?.() === 0 && spawnSync("unshare", ["--net", "--", "nft", "--version"], { encoding: "utf8" }).status === 0;
+
+describe.runIf(haveNft)("gen > patterns under nft (what node-init's rules must pass)", () => {
+  it("should have nft accept every interface name the pattern accepts", () => {
+    const accepted = interfaceAccept.filter((n) => matches("interfaceName", n));
+    expect(accepted).toEqual(interfaceAccept);
+    const r = nftAccepts(accepted);
+    expect(r.ok, r.stderr).toBe(true);
+  });
+
+  // The pattern is stricter than nft on characters (no quotes, spaces or slashes reach a rule), but
+  // exactly as strict on length: nft refuses these, so the schema must too.
+  it.each(["a".repeat(16), `${"a".repeat(15)}*`, "*", ""])("should refuse %j as nft does", (name) => {
+    expect(matches("interfaceName", name)).toBe(false);
+    const r = nftAccepts([name]);
+    expect(r.ok).toBe(false);
+    expect(r.stderr).toMatch(/String exceeds maximum length of 16|All-wildcard strings are not supported|Empty string is not allowed/);
+  });
 });
