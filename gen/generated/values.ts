@@ -56,7 +56,7 @@ export interface EdgeValues {
    */
   kong: {
     /**
-     * Namespace Kong runs in. edge creates it (see `namespaces.kong.create`) with Pod Security `restricted`.
+     * Namespace Kong runs in. edge creates it (see `namespaces.kong.create`) with Pod Security `restricted`. Never a shared namespace (`default`, `kube-system`, `kube-public`, `kube-node-lease`).
      */
     namespace: string;
     /**
@@ -481,7 +481,7 @@ export interface EdgeValues {
      */
     enabled: boolean;
     /**
-     * Namespace of node-init (Pod Security `privileged`; holds nothing else).
+     * Namespace of node-init (Pod Security `privileged`; holds nothing else). Never a shared namespace (`default`, `kube-system`, `kube-public`, `kube-node-lease`).
      */
     namespace: string;
     /**

@@ -9,6 +9,14 @@ import * as re from "./patterns.js";
 const port = (description: string, def: number, minimum = 1): Node =>
   int(description, def, { minimum, maximum: 65535 });
 
+/** Namespaces every cluster shares with its control plane or with everyone; edge's components never run in them. */
+const sharedNamespaces = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/** A namespace of edge's own: an RFC 1123 label that is none of the shared namespaces. */
+const namespace = (description: string, def: string): Node =>
+  str(`${description} Never a shared namespace (${sharedNamespaces.map((n) => `\`${n}\``).join(", ")}).`, def,
+    { pattern: re.dnsLabel, maxLength: 63, not: { enum: sharedNamespaces } });
+
 /** One proxy listener of Kong (`kong.proxy.http` or `kong.proxy.tls`). */
 const listener = (name: string, servicePort: number, containerPort: number, nodePort: number): Node =>
   obj(`Kong's ${name} proxy listener. node-init maps node port \`servicePort\` to \`nodePort\`.`, {
@@ -51,8 +59,7 @@ const image = (description: string, repository: string, tag: string, digest = ""
 });
 
 const kong = obj("Values for the Kong subchart (charts.konghq.com `kong`). Keys typed here are the ones edge relies on or pins for security; every other Kong value is passed through unchanged.", {
-  namespace: str("Namespace Kong runs in. edge creates it (see `namespaces.kong.create`) with Pod Security `restricted`.",
-    "kong", { pattern: re.dnsLabel, maxLength: 63 }),
+  namespace: namespace("Namespace Kong runs in. edge creates it (see `namespaces.kong.create`) with Pod Security `restricted`.", "kong"),
   deployment: obj("Kong's Deployment options.", {
     hostNetwork: pinned("Always false: Kong never joins the node's network namespace; node-init forwards ports 80/443 instead.", false),
   }, { open: true }),
@@ -164,8 +171,7 @@ const kong = obj("Values for the Kong subchart (charts.konghq.com `kong`). Keys 
 
 const nodeInit = obj("node-init: a DaemonSet that makes every node's ports 80/443 reach Kong's NodePorts with netfilter rules.", {
   enabled: bool("Install node-init. Turning it off removes its rules from every node.", true),
-  namespace: str("Namespace of node-init (Pod Security `privileged`; holds nothing else).", "edge-node-init",
-    { pattern: re.dnsLabel, maxLength: 63 }),
+  namespace: namespace("Namespace of node-init (Pod Security `privileged`; holds nothing else).", "edge-node-init"),
   method: oneOf("`auto` picks by the kube-proxy mode found on the node; `nftables` rewrites the destination port before kube-proxy's NodePort DNAT (iptables and nftables modes); `iptables-redirect` uses a nat REDIRECT, which works only under kube-proxy IPVS mode.",
     ["auto", "nftables", "iptables-redirect"], "auto"),
   hostAccess: oneOf("How the pod reaches the node's network namespace. `hostNetwork` (least privilege): the pod runs in the node's network namespace with NET_ADMIN only; it can change the node's network configuration (netfilter rules among it), bind node ports and connect to services listening on the node's loopback, but reaches no host process or file. `hostPID`: the host PID namespace and `nsenter`, with NET_ADMIN, SYS_ADMIN and SYS_PTRACE; this is root-equivalent on the node for whoever can exec into the pod (through `/proc/<pid>/root` of any host process it reads and writes the node's filesystem). See README, Privileges.",

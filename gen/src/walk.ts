@@ -22,7 +22,8 @@ export function* walk(node: Node, prefix = "", depth = 0): Generator<Entry> {
 
 /** The schema type of a node as a reader sees it, e.g. `integer (1–65535)` or `"auto" | "nftables"`. */
 export function typeLabel(node: Node): string {
-  if (node.not) return "forbidden";
+  // `not: {}` accepts nothing; a narrower `not` (e.g. a list of refused names) leaves the type readable.
+  if (node.not && Object.keys(node.not).length === 0) return "forbidden";
   if (node.const !== undefined) return `${JSON.stringify(node.const)} (fixed)`;
   if (node.enum) return node.enum.map((v) => JSON.stringify(v)).join(" \\| ");
   const type = String(node.type);

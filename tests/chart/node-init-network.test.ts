@@ -1,5 +1,5 @@
 /**
- * chart > node-init network: node-init's namespace denies all pod traffic, and that is safe because
+ * chart > node-init network: node-init's pods admit no traffic in or out, and that is safe because
  * everything node-init does on the network happens in the node's network namespace, which
  * NetworkPolicy does not govern: every container command enters it with `nsenter --net` (hostPID)
  * or runs in it (hostNetwork); the readiness and liveness probes read files of the pod.
@@ -18,10 +18,11 @@ describe.each(["hostPID", "hostNetwork"])("chart > node-init network with nodeIn
   const find = (kind: string): K8sObject => objects.find((o) => o.kind === kind && o.metadata.namespace === "edge-node-init")!;
   const pod = (find("DaemonSet").spec as { template: { spec: PodSpec } }).template.spec;
 
-  it("should deny all ingress and egress to every pod in node-init's namespace", () => {
+  it("should deny all ingress and egress to node-init's pods, selected as the DaemonSet selects them", () => {
     const policies = objects.filter((o) => o.kind === "NetworkPolicy" && o.metadata.namespace === "edge-node-init");
     expect(policies).toHaveLength(1);
-    expect(policies[0]!.spec).toEqual({ podSelector: {}, policyTypes: ["Ingress", "Egress"] });
+    const selector = (find("DaemonSet").spec as { selector: { matchLabels: Record<string, string> } }).selector;
+    expect(policies[0]!.spec).toEqual({ podSelector: { matchLabels: selector.matchLabels }, policyTypes: ["Ingress", "Egress"] });
   });
 
   it("should run every command in the node's network namespace", () => {
