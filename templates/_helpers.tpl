@@ -103,3 +103,47 @@ Usage: {{ include "edge.image" .Values.nodeInit.image }}
 {{- printf "%s:%s" .repository .tag -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+edge.cidrPrefix: the network part of a CIDR as bits after its family: "4:00001010" for 10.0.0.0/8,
+"6:11111101" for fd00::/8, "4:" for 0.0.0.0/0. Two ranges overlap exactly when one's result starts
+with the other's. Takes a CIDR the schema accepted: IPv4, or IPv6 in any RFC 4291 text form
+(`::`, upper case, an embedded IPv4 address).
+Usage: {{ include "edge.cidrPrefix" "fd00::/8" }}
+*/}}
+{{- define "edge.cidrPrefix" -}}
+{{- if not (and (kindIs "string" .) (eq (len (splitList "/" .)) 2)) -}}
+{{- fail (printf "edge.cidrPrefix takes a CIDR such as 10.0.0.0/8, not %v" .) -}}
+{{- end -}}
+{{- $addr := lower (first (splitList "/" .)) -}}
+{{- $length := int (last (splitList "/" .)) -}}
+{{- $bits := "" -}}
+{{- if not (contains ":" $addr) -}}
+{{- range $octet := splitList "." $addr -}}
+{{- $bits = print $bits (printf "%08b" (int $octet)) -}}
+{{- end -}}
+{{- printf "4:%s" (trunc $length $bits) -}}
+{{- else -}}
+{{- /* An embedded IPv4 address (::ffff:10.0.0.0) becomes the two hex groups it stands for. */ -}}
+{{- $v4 := last (splitList ":" $addr) -}}
+{{- if contains "." $v4 -}}
+{{- $o := splitList "." $v4 -}}
+{{- $addr = printf "%s%02x%02x:%02x%02x" (trimSuffix $v4 $addr) (int (index $o 0)) (int (index $o 1)) (int (index $o 2)) (int (index $o 3)) -}}
+{{- end -}}
+{{- /* "::" stands for as many zero groups as the eight need. */ -}}
+{{- $halves := splitList "::" $addr -}}
+{{- $head := list -}}
+{{- $tail := list -}}
+{{- with first $halves }}{{ $head = splitList ":" . }}{{ end -}}
+{{- if eq (len $halves) 2 }}{{ with last $halves }}{{ $tail = splitList ":" . }}{{ end }}{{ end -}}
+{{- $groups := $head -}}
+{{- range until (int (sub 8 (add (len $head) (len $tail)))) }}{{ $groups = append $groups "0" }}{{ end -}}
+{{- $nibbles := dict "0" "0000" "1" "0001" "2" "0010" "3" "0011" "4" "0100" "5" "0101" "6" "0110" "7" "0111" "8" "1000" "9" "1001" "a" "1010" "b" "1011" "c" "1100" "d" "1101" "e" "1110" "f" "1111" -}}
+{{- range $group := concat $groups $tail -}}
+{{- range $digit := splitList "" (trunc -4 (print "000" $group)) -}}
+{{- $bits = print $bits (get $nibbles $digit) -}}
+{{- end -}}
+{{- end -}}
+{{- printf "6:%s" (trunc $length $bits) -}}
+{{- end -}}
+{{- end -}}
