@@ -286,7 +286,8 @@ host_listeners() {
   for f in /proc/net/tcp /proc/net/tcp6; do
     [ -r "$f" ] || { NFT_ERROR="cannot read $f, needed to find host processes listening on the public ports"; return 1; }
   done
-  LISTENING=$(awk -v ports="$PUBLIC_PORTS" -v served4="$NODEPORTS4" -v served6="$NODEPORTS6" -v services4="$SERVICES4" -v services6="$SERVICES6" '
+  # The Service addresses (thousands under IPVS: too many for an argument) come first, on stdin.
+  LISTENING=$(printf '%s\n%s\n' "$SERVICES4" "$SERVICES6" | awk -v ports="$PUBLIC_PORTS" -v served4="$NODEPORTS4" -v served6="$NODEPORTS6" '
     function hex(h,   i, n) { n = 0; for (i = 1; i <= length(h); i++) n = n * 16 + index("0123456789abcdef", tolower(substr(h, i, 1))) - 1; return n }
     # /proc/net/tcp writes addresses as 32-bit words in host order (little-endian here).
     function word(h) { return substr(h, 7, 2) substr(h, 5, 2) substr(h, 3, 2) substr(h, 1, 2) }
@@ -305,9 +306,8 @@ host_listeners() {
       n = split(ports, p, " "); for (i = 1; i <= n; i++) public[p[i]] = 1
       n = split(served4, a, /, */); for (i = 1; i <= n; i++) s4[a[i]] = 1
       n = split(served6, a, /, */); for (i = 1; i <= n; i++) s6[full6(a[i])] = 1
-      n = split(services4, a, /, */); for (i = 1; i <= n; i++) svc[a[i]] = 1
-      n = split(services6, a, /, */); for (i = 1; i <= n; i++) svc[full6(a[i])] = 1
     }
+    FILENAME == "-" { n = split($0, a, /, */); for (i = 1; i <= n; i++) svc[a[i] ~ /:/ ? full6(a[i]) : a[i]] = 1; next }
     FNR == 1 || $4 != "0A" { next }  # the header; sockets not in LISTEN
     {
       split($2, local, ":"); port = hex(local[2])
@@ -327,7 +327,7 @@ host_listeners() {
         addr = "[" addr "]"
       }
       if (rewritten) print port, "a host process listens on " addr ":" port
-    }' /proc/net/tcp /proc/net/tcp6)
+    }' - /proc/net/tcp /proc/net/tcp6) || { NFT_ERROR="cannot read the sockets listening on this node"; return 1; }
 }
 
 # plan: what this node needs now, in MODE, USE (the method; empty for none), BLOCKED (why no rules

@@ -232,8 +232,14 @@ async function churn(tb: Testbed, ni: NodeInit): Promise<Churn> {
     await pause(1500);
     const before = { run: usage(r.child.pid!).cpu, floor: usage(floor.pid!).cpu };
     shIn(tb.node, `i=0; while [ $i -lt ${churnTransactions} ]; do nft -f ${add}; nft -f ${del}; i=$((i + 2)); done`);
-    await pause(2000); // both readers drain the stream
-    const after = { run: usage(r.child.pid!).cpu, floor: usage(floor.pid!).cpu };
+    // Until both readers have drained the stream: their CPU time stops growing.
+    let after = { run: usage(r.child.pid!).cpu, floor: usage(floor.pid!).cpu };
+    for (let still = 0; still < 3;) {
+      await pause(500);
+      const now = { run: usage(r.child.pid!).cpu, floor: usage(floor.pid!).cpu };
+      still = now.run - after.run < 0.015 && now.floor - after.floor < 0.015 ? still + 1 : 0;
+      after = now;
+    }
     const lines = readFileSync(join(tb.dir, "churn-floor.log"), "utf8").split("\n").length - 1;
     const reapplies = r.log().split("\n").filter((l) => /re-applying|plan changed/.test(l)).length;
     return { runCpu: after.run - before.run, floorCpu: after.floor - before.floor, reapplies, lines };
@@ -243,8 +249,12 @@ async function churn(tb: Testbed, ni: NodeInit): Promise<Churn> {
   }
 }
 
-/** CPU milliseconds per tick of `run` in kube-proxy IPVS mode, with `v4` IPv4 and `v6` IPv6 Service addresses on kube-ipvs0. */
-async function ipvsTick(v4: number, v6: number): Promise<number> {
+/**
+ * In kube-proxy IPVS mode with `v4` IPv4 and `v6` IPv6 Service addresses on kube-ipvs0: CPU
+ * milliseconds of one `apply` (the plan every tick makes, plus one install), and, for the chart's
+ * script, of `run` per tick at a 1 s resync. `script`: another node-init.sh (apply only).
+ */
+async function ipvsCost(v4: number, v6: number, script?: string): Promise<{ applyMs: number; tickMs?: number }> {
   const tb = new Testbed("ipvs", `${process.pid % 100000}i`);
   try {
     await tb.up();
@@ -254,7 +264,14 @@ async function ipvsTick(v4: number, v6: number): Promise<number> {
       ...Array.from({ length: v6 }, (_, i) => `addr add fd00:96::${i.toString(16)}/128 dev kube-ipvs0 nodad`),
     ].join("\n") + "\n");
     inNs(tb.node, "ip", ["-batch", batch]);
-    const ni = renderNodeInit(tb.dir);
+    const rendered = renderNodeInit(tb.dir);
+    const ni = script ? { ...rendered, script: join(tb.dir, "baseline", "node-init.sh") } : rendered;
+    if (script) {
+      mkdirSync(join(tb.dir, "baseline"));
+      writeFileSync(ni.script, readFileSync(script, "utf8"));
+    }
+    const applyMs = verbCpuMs(tb, ni, "apply", 3);
+    if (script) return { applyMs };
     const r = startRun(tb, ni, { NODE_INIT_RESYNC_SECONDS: "1", NODE_INIT_API_URL: "http://127.0.0.1:1" });
     try {
       await tb.waitFor(() => r.log().includes("watching ruleset changes"), "run watching", 120);
@@ -262,7 +279,7 @@ async function ipvsTick(v4: number, v6: number): Promise<number> {
       const start = usage(r.child.pid!).cpu;
       const ticks = 10;
       await pause(ticks * 1000);
-      return ((usage(r.child.pid!).cpu - start) * 1000) / ticks;
+      return { applyMs, tickMs: ((usage(r.child.pid!).cpu - start) * 1000) / ticks };
     } finally {
       await r.stop();
     }
@@ -336,13 +353,24 @@ async function main() {
     const hung = [...await repairsWhileProbesHang(tb, ni)].sort((a, b) => a - b);
     lines.push(`  node-init: repair after ${hung.length} deletions/flushes while every probe of Kong hangs (3 s per address and port): median ${(median(hung) * 1000).toFixed(0)} ms, worst ${(hung.at(-1)! * 1000).toFixed(0)} ms`);
 
-    const c = await churn(tb, ni);
-    lines.push("", `kube-proxy churn: ${churnTransactions} transactions of ${churnChains} Service chains each (${c.lines} nft monitor lines), measured side by side:`);
-    lines.push(`  node-init run ${(c.runCpu * 1000).toFixed(0)} ms CPU, floor (nft monitor | cat) ${(c.floorCpu * 1000).toFixed(0)} ms CPU: ratio ${(c.runCpu / c.floorCpu).toFixed(2)}; re-applies ${c.reapplies}`);
+    lines.push("", `kube-proxy churn: ${churnTransactions} transactions of ${churnChains} Service chains each, each script measured side by side with the floor (nft monitor | cat):`);
+    const churnLine = (name: string, c: Churn) =>
+      `  ${name}: run ${(c.runCpu * 1000).toFixed(0)} ms CPU, floor ${(c.floorCpu * 1000).toFixed(0)} ms CPU over ${c.lines} nft monitor lines: ratio ${(c.runCpu / c.floorCpu).toFixed(2)}; re-applies ${c.reapplies}`;
+    lines.push(churnLine("node-init", await churn(tb, ni)));
+    if (baseline) {
+      const old = { ...ni, script: join(tb.dir, "baseline", "node-init.sh") };
+      verb(tb, ni, "delete");
+      if (verb(tb, old, "apply").status !== 0) throw new Error("bench: the baseline script's apply failed");
+      lines.push(churnLine(`baseline ${baseline}`, await churn(tb, old)));
+      verb(tb, old, "delete");
+      verb(tb, ni, "apply");
+    }
 
-    lines.push("", "kube-proxy IPVS mode, run at a 1 s resync (every tick reads kube-ipvs0's Service addresses):");
+    lines.push("", "kube-proxy IPVS mode (every tick plans again, reading kube-ipvs0's Service addresses): CPU per apply, and per tick of run at a 1 s resync:");
     for (const [v4, v6] of [[0, 0], [10_000, 0], [0, 2_000]] as const) {
-      lines.push(`  ${String(v4).padStart(6)} IPv4 + ${String(v6).padStart(5)} IPv6 Service addresses: ${(await ipvsTick(v4, v6)).toFixed(1)} ms CPU per tick`);
+      const now = await ipvsCost(v4, v6);
+      const before = baseline ? `; baseline apply ${(await ipvsCost(v4, v6, baseline)).applyMs.toFixed(0)} ms` : "";
+      lines.push(`  ${String(v4).padStart(6)} IPv4 + ${String(v6).padStart(5)} IPv6 Service addresses: apply ${now.applyMs.toFixed(0)} ms, run ${now.tickMs!.toFixed(0)} ms per tick${before}`);
     }
     console.log(lines.join("\n"));
   } finally {

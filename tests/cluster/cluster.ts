@@ -1,9 +1,9 @@
 /**
  * A real Kubernetes control plane as local processes, for lifecycle tests: etcd, kube-apiserver
  * (Pod Security admission on, as in every cluster since 1.25), kube-controller-manager and
- * kube-scheduler from tools/install.sh's pinned builds, with kwok simulating three nodes and the
- * lifecycle of the pods scheduled onto them (or, with `{ kwok: false }`, no nodes: real ones
- * register themselves, tests/nodes). Everything listens on 127.0.0.1 only, runs from a temporary
+ * kube-scheduler from tools/install.sh's pinned builds, with kwok simulating three nodes (or a
+ * fleet of `kwokNodes`) and the lifecycle of the pods scheduled onto them (or, with
+ * `{ kwok: false }`, no nodes: real ones register themselves, tests/nodes). Everything listens on 127.0.0.1 only, runs from a temporary
  * directory, and is stopped by `stop()` (logs are kept there when a test failed).
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -64,8 +64,14 @@ export class Cluster {
   /** The API server's port on 127.0.0.1, once started. */
   apiPort = 0;
 
-  constructor(options: { kwok?: boolean } = {}) {
-    this.nodes = options.kwok ?? true ? ["edge-node-a", "edge-node-b", "edge-node-c"] : [];
+  /** Milliseconds kwok waits before it makes a pod Ready (what a real node's start and probes take). */
+  private readonly podReadyDelayMs: number;
+
+  constructor(options: { kwok?: boolean; kwokNodes?: number; podReadyDelayMs?: number } = {}) {
+    const count = options.kwok ?? true ? options.kwokNodes ?? 3 : 0;
+    this.nodes = count <= 3 ? ["edge-node-a", "edge-node-b", "edge-node-c"].slice(0, count)
+      : Array.from({ length: count }, (_, i) => `edge-node-${String(i).padStart(4, "0")}`);
+    this.podReadyDelayMs = options.podReadyDelayMs ?? 0;
   }
   /** Seconds from start() until the API server was ready and the nodes registered. */
   startSeconds = 0;
@@ -132,35 +138,39 @@ current-context: edge-test
       "--node-lease-duration-seconds=40",
       `--config=${this.stagesFile()}`,
     ]);
-    for (const name of this.nodes) {
-      const r = await this.api("POST", "/api/v1/nodes", {
-        apiVersion: "v1", kind: "Node",
-        metadata: {
-          name,
-          annotations: { "kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0" },
-          labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", type: "kwok" },
-        },
-        spec: {},
-        // kwok's defaults, plus the local disk every kubelet reports (pods may request it).
-        status: {
-          capacity: { cpu: "1k", memory: "1Ti", pods: "1M", "ephemeral-storage": "1Ti" },
-          allocatable: { cpu: "1k", memory: "1Ti", pods: "1M", "ephemeral-storage": "1Ti" },
-        },
-      });
-      if (r.status !== 201) throw new Error(`cluster: creating node ${name}: ${JSON.stringify(r.body)}`);
-    }
+    for (const name of this.nodes) await this.addKwokNode(name);
     await this.waitFor(async () => {
       const r = await this.api("GET", "/api/v1/nodes");
       const items = (r.body as { items?: { status?: { conditions?: { type: string; status: string }[] } }[] }).items ?? [];
       return items.filter((n) => n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).length === this.nodes.length;
-    }, "three kwok nodes Ready", 60);
+    }, `${this.nodes.length} kwok nodes Ready`, 60 + this.nodes.length / 10);
   }
+
+  private async addKwokNode(name: string): Promise<void> {
+    const r = await this.api("POST", "/api/v1/nodes", {
+      apiVersion: "v1", kind: "Node",
+      metadata: {
+        name,
+        annotations: { "kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0" },
+        labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", type: "kwok" },
+      },
+      spec: {},
+      // kwok's defaults, plus the local disk every kubelet reports (pods may request it).
+      status: {
+        capacity: { cpu: "1k", memory: "1Ti", pods: "1M", "ephemeral-storage": "1Ti" },
+        allocatable: { cpu: "1k", memory: "1Ti", pods: "1M", "ephemeral-storage": "1Ti" },
+      },
+    });
+    if (r.status !== 201) throw new Error(`cluster: creating node ${name}: ${JSON.stringify(r.body)}`);
+  }
+
 
   /**
    * kwok's own default stages (the ones kwokctl gives it), read from the kwok module that
    * tools/install.sh built: nodes initialize and heartbeat through leases; pods become Ready,
    * complete, and go away when deleted. One change: kwok completes only Job pods, and a `helm test`
-   * hook is a bare pod with restartPolicy Never, so such pods complete too.
+   * hook is a bare pod with restartPolicy Never, so such pods complete too. With podReadyDelayMs,
+   * pods become Ready that long after they were scheduled, as on a real node.
    */
   private stagesFile(): string {
     const versions = readFileSync(join(repoRoot, "tools", "versions.env"), "utf8");
@@ -172,11 +182,14 @@ current-context: edge-test
       .replace("- key: '.metadata.ownerReferences.[].kind'\n      operator: 'In'\n      values:\n      - 'Job'",
         "- key: '.spec.restartPolicy'\n      operator: 'In'\n      values:\n      - 'Never'");
     if (podComplete === read("pod/fast/pod-complete.yaml")) throw new Error("cluster: kwok's pod-complete stage changed shape; update tests/cluster/cluster.ts");
+    const podReady = this.podReadyDelayMs
+      ? read("pod/fast/pod-ready.yaml").replace(/^spec:\n/m, `spec:\n  delay:\n    durationMilliseconds: ${this.podReadyDelayMs}\n`)
+      : read("pod/fast/pod-ready.yaml");
     const file = join(this.dir, "kwok-stages.yaml");
     writeFileSync(file, [
       read("node/fast/node-initialize.yaml"),
       read("node/heartbeat-with-lease/node-heartbeat-with-lease.yaml"),
-      read("pod/fast/pod-ready.yaml"),
+      podReady,
       podComplete,
       read("pod/fast/pod-delete.yaml"),
     ].join("\n---\n"));
