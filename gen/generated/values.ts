@@ -579,6 +579,20 @@ export interface EdgeValues {
      */
     affinity: {};
     /**
+     * How a change rolls node-init to the nodes. The rules stay in the kernel while a pod is replaced, so replacing many at once drops no request; there is never a surge (an old and a new pod never manage one node together).
+     */
+    updateStrategy: {
+      /**
+       * The DaemonSet's rolling update.
+       */
+      rollingUpdate: {
+        /**
+         * Nodes whose node-init pod is replaced at once: a number or a percentage of the nodes. 10% rolls 200 nodes in well under two minutes (README "Rollouts"); 1 replaces one node at a time.
+         */
+        maxUnavailable: number | string;
+      };
+    };
+    /**
      * Priority class; node-critical so the rules are kept on a full node. Empty for none.
      */
     priorityClassName: string;

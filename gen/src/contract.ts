@@ -3,7 +3,7 @@
  * constraints and description. values.schema.json, gen/generated/values.ts, values.yaml and the
  * README's values table are all generated from this tree (`npm run gen`).
  */
-import { bool, forbidden, int, list, map, obj, oneOf, passthrough, pinned, str, type Node, whenSet } from "./dsl.js";
+import { bool, forbidden, int, intOrPercent, list, map, obj, oneOf, passthrough, pinned, str, type Node, whenSet } from "./dsl.js";
 import * as re from "./patterns.js";
 
 const port = (description: string, def: number, minimum = 1): Node =>
@@ -190,6 +190,11 @@ const nodeInit = obj("node-init: a DaemonSet that makes every node's ports 80/44
   tolerations: passthrough("Taints node-init tolerates. The default tolerates every taint so each node that can receive traffic gets the rules.",
     [{ operator: "Exists" }]),
   affinity: passthrough("Affinity rules for node-init pods.", {}),
+  updateStrategy: obj("How a change rolls node-init to the nodes. The rules stay in the kernel while a pod is replaced, so replacing many at once drops no request; there is never a surge (an old and a new pod never manage one node together).", {
+    rollingUpdate: obj("The DaemonSet's rolling update.", {
+      maxUnavailable: intOrPercent("Nodes whose node-init pod is replaced at once: a number or a percentage of the nodes. 10% rolls 200 nodes in well under two minutes (README \"Rollouts\"); 1 replaces one node at a time.", "10%"),
+    }),
+  }),
   priorityClassName: str("Priority class; node-critical so the rules are kept on a full node. Empty for none.", "system-node-critical",
     { pattern: re.dnsSubdomainOrEmpty, maxLength: 253 }),
   podAnnotations: map("Annotations added to node-init pods.", {}, { type: "string" }),

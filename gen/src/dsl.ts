@@ -33,6 +33,16 @@ export const int = (description: string, def: number, extra: Extra = {}): Node =
   return leaf("integer", description, def, extra);
 };
 
+/** A whole number (at least 1) or a percentage (`1%`–`100%`), as Kubernetes' IntOrString fields take. */
+export const intOrPercent = (description: string, def: number | string): Node => {
+  const percent = /^([1-9][0-9]?|100)%$/;
+  if (!(Number.isInteger(def) && (def as number) >= 1) && !(typeof def === "string" && percent.test(def))) {
+    throw new Error(`default ${def} is neither a whole number nor a percentage: ${description}`);
+  }
+  // Each branch carries its own type (a union `type` is not strict JSON Schema for ajv).
+  return { description, anyOf: [{ type: "integer", minimum: 1 }, { type: "string", pattern: percent.source }], default: def };
+};
+
 export const bool = (description: string, def: boolean, extra: Extra = {}): Node =>
   leaf("boolean", description, def, extra);
 

@@ -26,6 +26,7 @@ export function typeLabel(node: Node): string {
   if (node.not && Object.keys(node.not).length === 0) return "forbidden";
   if (node.const !== undefined) return `${JSON.stringify(node.const)} (fixed)`;
   if (node.enum) return node.enum.map((v) => JSON.stringify(v)).join(" \\| ");
+  if (node.anyOf) return node.anyOf.map((b) => (typeof b === "object" && b.type === "string" && b.pattern ? "percentage" : typeof b === "object" ? String(b.type) : "any")).join(" \\| ");
   const type = String(node.type);
   if (type === "integer" && (node.minimum !== undefined || node.maximum !== undefined)) {
     return `integer (${node.minimum ?? ""}–${node.maximum ?? ""})`;

@@ -24,6 +24,7 @@ const alternates: Record<string, unknown> = {
   "nodeInit.namespace": "elsewhere",
   "nodeInit.method": "nftables",
   "nodeInit.hostAccess": "hostPID",
+  "nodeInit.updateStrategy.rollingUpdate.maxUnavailable": 3,
   "nodeInit.sourceRanges": ["10.0.0.0/8"],
   "nodeInit.interfaces": ["eth0"],
   "nodeInit.resyncSeconds": 45,
