@@ -4,12 +4,12 @@
  * own budget selects on helm.sh/chart and app.kubernetes.io/version, which change in exactly that
  * upgrade, so the pods being replaced would fall out of it.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { type K8sObject, kongChart, kongValues, removeScratchCharts, render, scratchChart } from "../lib/chart.js";
-import { helms } from "../lib/tools.js";
+import { helms, run } from "../lib/tools.js";
 
 afterAll(removeScratchCharts);
 const helm = helms[0];
@@ -44,7 +44,14 @@ describe("chart > disruption budget", () => {
     const bumpedChart = () => {
       const chart = join(dir, "edge");
       cpSync(scratchChart(), chart, { recursive: true });
-      const kongYaml = join(chart, "charts", "kong", "Chart.yaml");
+      // A .tgz dependency is unpacked into its chart's folder (charts/kong/) to edit its Chart.yaml.
+      const charts = join(chart, "charts");
+      for (const tgz of readdirSync(charts).filter((f) => f.endsWith(".tgz"))) {
+        const r = run("tar", ["-xzf", join(charts, tgz), "-C", charts]);
+        expect(r.status, r.stderr).toBe(0);
+        rmSync(join(charts, tgz));
+      }
+      const kongYaml = join(charts, "kong", "Chart.yaml");
       writeFileSync(kongYaml, readFileSync(kongYaml, "utf8").replace(/^version: .*$/m, "version: 99.0.0"));
       return chart;
     };
