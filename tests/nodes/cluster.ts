@@ -27,7 +27,7 @@ import { repoRoot } from "../../gen/src/files.js";
 import { Cluster } from "../cluster/cluster.js";
 import { type Run, run } from "../lib/tools.js";
 import { inNs, shIn, Testbed } from "../testbed/testbed.js";
-import { cgroupRootOf, leftCgroupRoots, Node, type NodeImage, type ProxyMode, removeCgroups } from "./node.js";
+import { cgroupRootOf, leftCgroupRoots, Node, type NodeImage, type PortmapBackend, type ProxyMode, removeCgroups } from "./node.js";
 
 export const lan = { gateway: "192.0.2.1", client: "192.0.2.10", nodeBase: 11, prefix: "192.0.2" };
 export const clusterCidr = "10.244.0.0/16";
@@ -71,6 +71,8 @@ export interface NodeClusterOptions {
   images?: NodeImage[];
   /** Namespace names start with this (default edge-nodes-<pid>). */
   prefix?: string;
+  /** CNI portmap's backend on every node (default iptables). */
+  portmap?: PortmapBackend;
 }
 
 export class NodeCluster {
@@ -124,7 +126,7 @@ export class NodeCluster {
       this.nodes.push(new Node({
         name: `edge-node-${letter}`, netns: `${this.prefix}-${letter}`, address: this.address(i),
         podCidr: `10.244.${i + 1}.0/24`, clusterCidr, dir, ca: d("ca.crt"), cert: d("admin.crt"), key: d("admin.key"),
-        apiSocket, mode: this.options.mode,
+        apiSocket, mode: this.options.mode, portmap: this.options.portmap,
       }));
     }
     this.wire();

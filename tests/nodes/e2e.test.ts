@@ -18,7 +18,7 @@ import { kongChart, removeScratchCharts, scratchChart } from "../lib/chart.js";
 import { helms, requirePrograms, run } from "../lib/tools.js";
 import { builtImage } from "../image/image.js";
 import { goImage, lan, NodeCluster, repositoryAndTag, standInValues } from "./cluster.js";
-import { kubeletSysctls, type ProxyMode } from "./node.js";
+import { kubeletSysctls, type PortmapBackend, type ProxyMode } from "./node.js";
 
 if (process.getuid?.() !== 0) throw new Error("nodes > e2e: needs root (CI runs as root)");
 requirePrograms("ip", "nft", "curl", "tar");
@@ -46,11 +46,23 @@ interface Pod {
   status: { phase?: string; conditions?: { type: string; status: string }[]; containerStatuses?: { name: string; containerID?: string }[] };
 }
 
+/** What node-init's Events hold that the tests read. */
+interface NodeInitEvent { reason: string; message: string; involvedObject: { name: string } }
+
 /** Linux capability bits (include/uapi/linux/capability.h). */
 const CAP = { NET_ADMIN: 12, SYS_PTRACE: 19, SYS_ADMIN: 21 };
 const capMask = (...caps: number[]) => caps.reduce((m, c) => m | (1n << BigInt(c)), 0n).toString(16).padStart(16, "0");
 
-describe.each(["iptables", "nftables"] as const)("nodes > edge on two real nodes, kube-proxy in %s mode", (mode: ProxyMode) => {
+/**
+ * Each kube-proxy mode runs with one node-init access mode (hostPID is the non-default one, set
+ * explicitly) and one CNI portmap backend; the rolling upgrade switches to the other access mode.
+ */
+const setups: { mode: ProxyMode; hostAccess: "hostPID" | "hostNetwork"; portmap: PortmapBackend }[] = [
+  { mode: "iptables", hostAccess: "hostPID", portmap: "iptables" },
+  { mode: "nftables", hostAccess: "hostNetwork", portmap: "nftables" },
+];
+
+describe.each(setups)("nodes > edge on two real nodes, kube-proxy in $mode mode, node-init $hostAccess, portmap $portmap", ({ mode, hostAccess, portmap }) => {
   let nodes: NodeCluster | undefined;
   let before: ReturnType<typeof machineState>;
   let failed = false;
@@ -67,13 +79,15 @@ describe.each(["iptables", "nftables"] as const)("nodes > edge on two real nodes
     const nodeInit = builtImage();
     nodes = new NodeCluster({
       mode,
+      portmap,
       images: [{ name: "node-init", archive: join(nodeInit.out, "edge-node-init.oci.tar") }, standIn],
     });
     try {
       await nodes.start();
       console.log(`nodes > ${mode}: control plane and 2 nodes Ready in ${nodes.startSeconds.toFixed(1)} s (Kong chart: ${kong.kind})`);
       const started = performance.now();
-      const r = nodes.helm(helm.path, ["install", "edge", scratchChart(), ...imageValues]);
+      const access = hostAccess === "hostPID" ? ["--set", "nodeInit.hostAccess=hostPID"] : [];
+      const r = nodes.helm(helm.path, ["install", "edge", scratchChart(), ...imageValues, ...access]);
       if (r.status !== 0) throw new Error(`helm install: ${r.stdout}\n${r.stderr}`);
       await nodes.control.waitFor(async () => nodes!.curl(`http://${nodes!.address(0)}/`).startsWith("kong-stand-in"), "node a :80 to answer", 240);
       installSeconds = (performance.now() - started) / 1000;
@@ -156,11 +170,83 @@ describe.each(["iptables", "nftables"] as const)("nodes > edge on two real nodes
     for (const pod of (await nodeInitPods()).filter(ready)) {
       const nodeInit = processOf(pod, "node-init");
       expect(nodeInit.status.Uid!.split(/\s+/)[0]).toBe("0");
-      expect(nodeInit.status.CapEff).toBe(capMask(CAP.NET_ADMIN, CAP.SYS_ADMIN, CAP.SYS_PTRACE));
+      expect(nodeInit.status.CapEff).toBe(hostAccess === "hostPID" ? capMask(CAP.NET_ADMIN, CAP.SYS_ADMIN, CAP.SYS_PTRACE) : capMask(CAP.NET_ADMIN));
       expect(nodeInit.status.Seccomp).toBe("2");
       expect(nodeInit.rootMount.split(",")).toContain("ro");
     }
   });
+
+  /** Runs `script` inside node-init's running container on node a (ctr tasks exec: its namespaces, capabilities and root). */
+  const inNodeInit = async (script: string) => {
+    const [pod] = (await nodeInitPods()).filter((p) => ready(p) && p.spec.nodeName === "edge-node-a");
+    const id = pod!.status.containerStatuses!.find((c) => c.name === "node-init")!.containerID!.replace(/^containerd:\/\//, "");
+    return nodes!.nodes[0]!.ctr(["-n", "k8s.io", "tasks", "exec", "--exec-id", `probe-${Date.now()}`, id, "sh", "-c", script]);
+  };
+  /** The PID of the node's kubelet as the container sees it (empty if it sees none). */
+  const findKubelet = 'for p in /proc/[0-9]*; do [ "$(cat "$p/comm" 2>/dev/null)" = kubelet ] && echo "${p#/proc/}"; done; true';
+
+  if (hostAccess === "hostNetwork") {
+    it("should reach no host process and no host file from inside node-init's container (hostNetwork)", async () => {
+      nodes!.nodes[0]!.exec("sh", ["-c", "echo node-secret > /var/lib/kubelet/edge-marker"]);
+      const r = await inNodeInit(`echo "kubelet=$(${findKubelet})"; cat /proc/1/root/var/lib/kubelet/edge-marker /var/lib/kubelet/edge-marker 2>&1; true`);
+      // Its own PID namespace: no node process (kubelet) to enter; the node's files are nowhere.
+      expect(r.stdout).toContain("kubelet=\n");
+      expect(r.stdout).not.toContain("node-secret");
+      expect(r.stdout).toMatch(/No such file or directory/);
+    });
+  } else {
+    it("should reach the node's processes and, through /proc/PID/root, read and write the node's files (hostPID: root-equivalent, as the README says)", async () => {
+      const node = nodes!.nodes[0]!;
+      node.exec("sh", ["-c", "echo node-secret > /var/lib/kubelet/edge-marker; rm -f /var/lib/kubelet/edge-written"]);
+      const r = await inNodeInit(`k=$(${findKubelet}); cat /proc/$k/root/var/lib/kubelet/edge-marker && echo written > /proc/$k/root/var/lib/kubelet/edge-written`);
+      expect(r.stdout, r.stderr).toContain("node-secret");
+      expect(node.exec("cat", ["/var/lib/kubelet/edge-written"]).stdout.trim()).toBe("written");
+    });
+  }
+
+  /** With a hostPort on node b's :80: what the refusing node shows, and an upgrade that rolls past it. */
+  const refusingNode = async (events: () => Promise<NodeInitEvent[]>) => {
+    // node b's :80 is the hostPort's (node-init stepped aside); its :443 and node a stay edge's.
+    await nodes!.control.waitFor(async () => nodes!.curl(`http://${nodes!.address(1)}/`).startsWith("kong-stand-in hostport-80 "), "node b :80 answered by the hostPort pod", 90);
+    expect(nodes!.curl(`https://${nodes!.address(1)}/`, ["--insecure"])).toMatch(/^kong-stand-in (?!hostport-80 )\S+ :8443/);
+    expect(nodes!.curl(`http://${nodes!.address(0)}/`)).toMatch(/^kong-stand-in (?!hostport-80 )\S+ :8000/);
+    const refusing = (await nodeInitPods()).find((p) => p.spec.nodeName === "edge-node-b")!;
+    await nodes!.control.waitFor(async () => (await events()).some((e) => e.reason === "RulesWithheld" && e.involvedObject.name === refusing.metadata.name), "the RulesWithheld Event", 30);
+    expect((await events()).find((e) => e.reason === "RulesWithheld")!.message).toContain("port 80: a CNI hostPort");
+    // What helm --wait and Argo CD's health check read: every pod available.
+    const ds = (await nodes!.control.api("GET", "/apis/apps/v1/namespaces/edge-node-init/daemonsets/edge-node-init")).body as { status: Record<string, number> };
+    expect(ds.status.numberAvailable).toBe(2);
+    expect(ds.status.numberUnavailable ?? 0).toBe(0);
+
+    const old = new Set((await nodeInitPods()).map((p) => p.metadata.uid));
+    const access = hostAccess === "hostPID" ? ["--set", "nodeInit.hostAccess=hostPID"] : [];
+    const r = nodes!.helm(helm.path, ["upgrade", "edge", scratchChart(), ...imageValues, ...access, "--set", "nodeInit.resyncSeconds=31", "--wait", "--timeout", "120s"]);
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    // helm --wait returns once all but maxUnavailable pods are Ready; the last one follows.
+    await nodes!.control.waitFor(async () => (await nodeInitPods()).filter((p) => !old.has(p.metadata.uid) && ready(p)).length === 2, "both nodes' node-init replaced and Ready", 60);
+    const replaced = (await nodeInitPods()).filter((p) => !old.has(p.metadata.uid) && ready(p));
+    expect(replaced.map((p) => p.spec.nodeName).sort()).toEqual(["edge-node-a", "edge-node-b"]);
+    // The new pod on node b still steps aside for the hostPort.
+    expect(nodes!.curl(`http://${nodes!.address(1)}/`)).toMatch(/^kong-stand-in hostport-80 /);
+  };
+
+  it(`should keep a node that withholds :80 for a hostPort (portmap ${portmap} backend) Ready: helm upgrade --wait rolls node-init to every node, an Event says why, and :80 returns with the hostPort's end`, async () => {
+    const events = async () => ((await nodes!.control.api("GET", "/api/v1/namespaces/edge-node-init/events")).body as { items: NodeInitEvent[] }).items;
+    const hostPortPod = {
+      apiVersion: "v1", kind: "Pod", metadata: { name: "hostport-80" },
+      spec: { nodeName: "edge-node-b", containers: [{ name: "main", image: standIn.name, imagePullPolicy: "Never", ports: [{ containerPort: 8000, hostPort: 80 }] }] },
+    };
+    const created = await nodes!.control.api("POST", "/api/v1/namespaces/default/pods", hostPortPod);
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    try {
+      await refusingNode(events);
+    } finally {
+      await nodes!.control.api("DELETE", "/api/v1/namespaces/default/pods/hostport-80?gracePeriodSeconds=0");
+    }
+    await nodes!.control.waitFor(async () => /^kong-stand-in (?!hostport-80 )/.test(nodes!.curl(`http://${nodes!.address(1)}/`)), "node b :80 served by Kong again", 60);
+    await nodes!.control.waitFor(async () => (await events()).some((e) => e.reason === "RulesInstalled"), "the RulesInstalled Event", 30);
+  }, 300_000);
+
 
   it("should keep the rules and port 80 when a node-init pod is deleted, and the new pod takes over", async () => {
     const [old] = (await nodeInitPods()).filter((p) => p.spec.nodeName === "edge-node-a");
@@ -190,7 +276,7 @@ describe.each(["iptables", "nftables"] as const)("nodes > edge on two real nodes
     expect(nodes!.curl(`https://${nodes!.address(0)}/`, ["--insecure"])).toMatch(/^kong-stand-in /);
   });
 
-  it("should serve every new connection to both nodes' :80 while helm upgrade rolls Kong and node-init", async () => {
+  it(`should serve every new connection to both nodes' :80 while helm upgrade rolls Kong and node-init, switching node-init from ${hostAccess} to ${hostAccess === "hostPID" ? "hostNetwork" : "hostPID"}`, async () => {
     // Kong rolls to the same image under another tag; node-init to a changed script.
     for (const node of nodes!.nodes) node.ctr(["-n", "k8s.io", "images", "tag", "--force", standIn.name, `${standInRepository}:${standInTag}-upgrade`]);
     const chart = join(nodes!.dir, "edge-upgrade");
@@ -200,7 +286,10 @@ describe.each(["iptables", "nftables"] as const)("nodes > edge on two real nodes
     const oldNodeInit = new Set((await nodeInitPods()).map((p) => p.metadata.uid));
     const load = nodes!.load("kong-stand-in", 4, [0, 1].map((i) => `http://${nodes!.address(i)}/`));
     await new Promise((r) => setTimeout(r, 3000));
-    const r = nodes!.helm(helm.path, ["upgrade", "edge", chart, ...imageValues, "--set", `kong.image.tag=${standInTag}-upgrade`, "--wait", "--timeout", "300s"]);
+    // node-init also switches its access mode: the rules stay while each pod is replaced.
+    const other = hostAccess === "hostPID" ? "hostNetwork" : "hostPID";
+    const r = nodes!.helm(helm.path, ["upgrade", "edge", chart, ...imageValues, "--set", `kong.image.tag=${standInTag}-upgrade`,
+      "--set", `nodeInit.hostAccess=${other}`, "--wait", "--timeout", "300s"]);
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     await nodes!.control.waitFor(async () => {
       const kongNow = await kongPods(), nodeInitNow = await nodeInitPods();

@@ -61,7 +61,11 @@ export interface NodeOptions {
   /** The unix socket that reaches the API server (tests/nodes/forward.mjs). */
   apiSocket: string;
   mode: ProxyMode;
+  /** The backend of CNI portmap (hostPorts): its iptables chains (default) or its nftables table. */
+  portmap?: PortmapBackend;
 }
+
+export type PortmapBackend = "iptables" | "nftables";
 
 /** The sysctls kubelet checks (pkg/kubelet/cm setupKernelTunables) and the values it wants. */
 export const kubeletSysctls: Record<string, string> = {
@@ -176,7 +180,7 @@ state = "/run/containerd"
       plugins: [
         { type: "bridge", bridge: "cni0", isGateway: true, ipMasq: true, hairpinMode: true,
           ipam: { type: "host-local", ranges: [[{ subnet: o.podCidr }]], routes: [{ dst: "0.0.0.0/0" }] } },
-        { type: "portmap", capabilities: { portMappings: true } },
+        { type: "portmap", capabilities: { portMappings: true }, backend: o.portmap ?? "iptables" },
       ],
     }, null, 2));
     writeFileSync(this.path("kubelet.yaml"), `apiVersion: kubelet.config.k8s.io/v1beta1
@@ -288,9 +292,9 @@ exec sleep infinity`;
     });
   }
 
-  /** ctr against this node's containerd. */
+  /** ctr against this node's containerd, from inside the node (`tasks exec` makes its FIFOs in the node's /run). */
   ctr(args: string[]): Run {
-    return run(nodeTool("ctr"), ["--address", this.containerdSocket, ...args]);
+    return this.exec(nodeTool("ctr"), ["--address", this.containerdSocket, ...args]);
   }
 
   /** Runs `cmd args` inside the node's namespaces and waits for it. */
