@@ -419,8 +419,30 @@ $(rules prerouting)
     type $chain_type hook output priority $priority; policy accept;
 $(rules output)
   }
+  chain guard {
+    type filter hook prerouting priority -140; policy accept;
+$(guard)
+  }
 }
 EOF
+}
+
+# guard: with source ranges or interfaces set, the same allowlist on Kong's NodePorts, so a client
+# refused on :80 is not served on :30080 either. New connections to a local address only, from
+# outside: the node's own connections arrive on lo (a REDIRECT's too); at -140, after our rewrite
+# (whose connections come from allowed clients) and before kube-proxy's DNAT.
+guard() {
+  [ -n "$SOURCE_RANGES$INTERFACES" ] || return 0
+  for pair in $PORTS; do
+    nodeport=${pair#*:}
+    match="iifname != \"lo\" tcp dport $nodeport ct state new fib daddr type local"
+    comment="comment \"edge allowlist :$nodeport\""
+    [ -z "$IIFNAMES" ] || echo "    iifname != { $IIFNAMES } $match counter drop $comment"
+    if [ -n "$SOURCE_RANGES" ]; then
+      echo "    meta nfproto ipv4 ip saddr != @sources4 $match counter drop $comment"
+      echo "    meta nfproto ipv6 ip6 saddr != @sources6 $match counter drop $comment"
+    fi
+  done
 }
 
 # elements LIST: the elements clause of a set, or nothing for an empty set.
@@ -817,12 +839,13 @@ report() {
   [ -z "$BLOCKED" ] || return 0
   ! kill -0 "${REPORTER:-}" 2>/dev/null || return 0
   (
-    now=$(probe)
-    outcome=$(printf '%s\n' "$now" | awk '{ sub(/, [0-9.]+s$/, ""); sub(/\) .*/, ")"); print }')
+    # The probe's loop runs in this process, so stopping it (on_term) leaves at most one curl.
+    probe >"$STATE_DIR/probe"
+    outcome=$(awk '{ sub(/, [0-9.]+s$/, ""); sub(/\) .*/, ")"); print }' "$STATE_DIR/probe")
     last=$(cat "$STATE_DIR/probed" 2>/dev/null) || last=""
     [ "$outcome" != "$last" ] || exit 0
     printf '%s\n' "$outcome" >"$STATE_DIR/probed"
-    printf '%s\n' "$now" | while read -r line; do log "$line"; done
+    while read -r line; do log "$line"; done <"$STATE_DIR/probe"
   ) 3<&- &
   REPORTER=$!
 }

@@ -506,8 +506,7 @@ iptables-nft -t nat -F KUBE-SVC-CHURN; iptables-nft -t nat -X KUBE-SVC-CHURN`,
     });
 
     it("should keep the rules when stopped and the API cannot be reached", async () => {
-      const r = startRun(tb, ni, { ...api, NODE_INIT_API_URL: "http://127.0.0.1:1" });
-      await tb.waitFor(() => verb(tb, ni, "check").status === 0, "run applied the rules");
+      const r = await watching({ ...api, NODE_INIT_API_URL: "http://127.0.0.1:1" });
       expect(await r.stop()).toBe(0);
       expect(r.log()).toContain("keeping rules");
       expect(verb(tb, ni, "check").status).toBe(0);
@@ -524,21 +523,28 @@ iptables-nft -t nat -F KUBE-SVC-CHURN; iptables-nft -t nat -X KUBE-SVC-CHURN`,
       expect(verb(tb, allowed, "apply").status).toBe(0);
       expect(tb.curl(tb.client, `${v4}/`)).toMatch(new RegExp(`^${backend(80)} `));
       expect(tb.curl(tb.client, `${v6}/`)).toMatch(new RegExp(`^${backend(80)} `));
+      expect(tb.curl(tb.client, `${v4}:30080/`)).toMatch(new RegExp(`^${kong} `));
       const other = withValues(["nodeInit.sourceRanges={198.51.100.0/24}"]);
       expect(verb(tb, other, "apply").status).toBe(0);
       expect(tb.curl(tb.client, `${v4}/`)).toMatch(/^ERR/);
       expect(tb.curl(tb.client, `${v6}/`)).toMatch(/^ERR/);
+      // Nor through Kong's NodePorts: the allowlist guards them too.
+      expect(tb.curl(tb.client, `${v4}:30080/`)).toMatch(/^ERR/);
+      expect(tb.curl(tb.client, `${v6}:30443/`)).toMatch(/^ERR/);
       // The node's own connections are not subject to the client allowlist.
       expect(tb.curl(tb.node, `${v4}/`)).toMatch(new RegExp(`^${backend(80)} `));
+      expect(tb.curl(tb.node, `${v4}:30080/`)).toMatch(new RegExp(`^${kong} `));
     });
 
     it("should serve only traffic arriving on nodeInit.interfaces", () => {
       const elsewhere = withValues(["nodeInit.interfaces={eth9}"]);
       expect(verb(tb, elsewhere, "apply").status).toBe(0);
       expect(tb.curl(tb.client, `${v4}/`)).toMatch(/^ERR/);
+      expect(tb.curl(tb.client, `${v4}:30080/`)).toMatch(/^ERR/);
       const prefix = withValues(["nodeInit.interfaces={eth*}"]);
       expect(verb(tb, prefix, "apply").status).toBe(0);
       expect(tb.curl(tb.client, `${v4}/`)).toMatch(new RegExp(`^${backend(80)} `));
+      expect(tb.curl(tb.client, `${v4}:30080/`)).toMatch(new RegExp(`^${kong} `));
     });
 
     it("should never expand a value as a file name: interface e* stays a prefix match", () => {
