@@ -702,9 +702,14 @@ event() {
     "$NODE_INIT_POD_NAME" "$NODE_INIT_NAMESPACE" "$NODE_INIT_POD_NAME" "$NODE_INIT_NAMESPACE" "${NODE_INIT_POD_UID:-}" \
     "$1" "$2" "$message" "${NODE_INIT_NODE_NAME:-}" "${NODE_INIT_NODE_NAME:-}" "$now" "$now")
   (
-    api POST "/api/v1/namespaces/$NODE_INIT_NAMESPACE/events" "$body" || true
-    case $API_CODE in 2??) log "Event $2 sent" ;; *) log "Event $2 not sent (HTTP $API_CODE)" ;; esac
-  ) &
+    # A few tries: an API that is briefly unreachable must not lose the one Event of a change.
+    for try in 1 2 3; do
+      api POST "/api/v1/namespaces/$NODE_INIT_NAMESPACE/events" "$body" || true
+      case $API_CODE in 2??) log "Event $2 sent"; exit 0 ;; esac
+      [ "$try" = 3 ] || sleep 2
+    done
+    log "Event $2 not sent (HTTP $API_CODE)"
+  ) 3<&- &
 }
 
 # The run loop's heartbeat: the modification time of a file, refreshed (by the shell alone, no
