@@ -3,7 +3,9 @@
  * repoURL pointed at a Git server on loopback serving this repository with the Kong chart vendored
  * in charts/), synced by Argo CD's own application controller and repo-server
  * (tests/argocd/argocd.ts) into a real control plane with three kwok nodes
- * (tests/cluster/cluster.ts). What kwok cannot show: containers do not run,
+ * (tests/cluster/cluster.ts), serving the resource metrics API as metrics-server would
+ * (tests/cluster/metrics-api.ts: without it the real Kong chart's HPA turns Degraded 15 s after
+ * its first scaling, and the Application with it). What kwok cannot show: containers do not run,
  * so that node-init removes its rules when its DaemonSet is deleted is tested in tests/testbed;
  * here, that Argo CD deletes the DaemonSet.
  */
@@ -14,6 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments, stringify } from "yaml";
 import { repoRoot } from "../../gen/src/files.js";
 import { Cluster } from "../cluster/cluster.js";
+import { MetricsApi } from "../cluster/metrics-api.js";
 import { type K8sObject, kongChart, removeScratchCharts, scratchChart } from "../lib/chart.js";
 import { helms, run } from "../lib/tools.js";
 import { type Application, ARGOCD_NAMESPACE, ArgoCD, type KubeObject, type ResourceStatus } from "./argocd.js";
@@ -46,6 +49,7 @@ const unhealthy = (app: Application) => (app.status?.resources ?? []).filter((r)
 
 describe("argocd > sync", () => {
   const cluster = new Cluster();
+  const metrics = new MetricsApi(cluster);
   const git = new GitServer();
   const argocd = new ArgoCD(cluster);
   let failed = false;
@@ -55,6 +59,7 @@ describe("argocd > sync", () => {
   beforeAll(async () => {
     try {
       await cluster.start();
+      await metrics.start();
       await git.start();
       tree = repositoryTree();
       revision = git.commit("edge", tree, "edge");
@@ -72,6 +77,7 @@ describe("argocd > sync", () => {
     await argocd.stop(failed);
     await git.stop(failed);
     await cluster.stop(failed);
+    await metrics.stop();
     if (tree) rmSync(tree, { recursive: true, force: true });
     removeScratchCharts();
   }, 120_000);
@@ -172,9 +178,13 @@ describe("argocd > sync", () => {
   it.runIf(kong.kind === "real")("should leave Kong's replicas to the HPA: scaled up, no diff after a hard refresh, not reverted (real Kong chart)", async () => {
     const deployment = ["apps/v1", "Deployment", "edge-kong", "kong"] as const;
     type Scaled = KubeObject & { spec: { replicas?: number } };
-    const hpa = await argocd.get<KubeObject & { spec: { minReplicas: number; maxReplicas: number } }>("autoscaling/v2", "HorizontalPodAutoscaler", "edge-kong", "kong");
+    type Hpa = KubeObject & { spec: { minReplicas: number; maxReplicas: number }; status?: { conditions?: { type: string; status: string }[] } };
+    const getHpa = () => argocd.get<Hpa>("autoscaling/v2", "HorizontalPodAutoscaler", "edge-kong", "kong");
+    const hpa = await getHpa();
     expect(hpa).toBeDefined();
     await cluster.waitFor(async () => (await argocd.get<Scaled>(...deployment))?.spec.replicas === hpa!.spec.minReplicas, "the HPA at its minimum");
+    // Past its first scaling the HPA reads CPU usage (the metrics API) and stays Healthy.
+    await cluster.waitFor(async () => (await getHpa())?.status?.conditions?.some((c) => c.type === "ScalingActive" && c.status === "True") === true, "the HPA reading CPU usage");
     const before = (await argocd.application(APP))!;
     // What the HPA controller writes when it scales: the Deployment's scale subresource.
     const replicas = hpa!.spec.minReplicas + 1;
@@ -183,6 +193,7 @@ describe("argocd > sync", () => {
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     const app = await argocd.refresh(APP, "hard");
     expectStillSynced(app, 1);
+    expect(unhealthy(app)).toEqual([]);
     expect(app.status?.operationState?.startedAt).toBe(before.status?.operationState?.startedAt);
     // Longer than self-heal's first back-off (2 s): Argo CD never acts on it.
     await new Promise((res) => setTimeout(res, 5000));
