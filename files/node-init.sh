@@ -733,6 +733,10 @@ watch() {
   fifo="$STATE_DIR/events"
   rm -f "$fifo"
   mkfifo -m 600 "$fifo"
+  # Read-write, before any writer exists: a read-only open waits for a writer, and a SIGTERM in
+  # that wait fails the open, which ends the shell without its trap and strands the writers.
+  exec 3<>"$fifo"
+  hold_term
   start_monitor
   (
     # Stopped by run's on_term: take the sleep along, which would otherwise outlive us.
@@ -746,7 +750,7 @@ watch() {
     done
   ) >"$fifo" &
   TICKER=$!
-  exec 3<"$fifo"
+  release_term
 }
 
 # The `nft monitor` lines `run` acts on (see its loop). Everything else — kube-proxy rewriting its
@@ -843,6 +847,7 @@ announce() {
 report() {
   [ -z "$BLOCKED" ] || return 0
   ! kill -0 "${REPORTER:-}" 2>/dev/null || return 0
+  hold_term
   (
     # The probe's loop runs in this process, so stopping it (on_term) leaves at most one curl.
     probe >"$STATE_DIR/probe"
@@ -853,11 +858,37 @@ report() {
     while read -r line; do log "$line"; done <"$STATE_DIR/probe"
   ) 3<&- &
   REPORTER=$!
+  release_term
+}
+
+# stop_helpers: end run's background processes. One forked a moment ago may still hold our TERM
+# handler and lose the signal (it would then wait forever on a FIFO): what is left after a second
+# is killed.
+stop_helpers() {
+  set -- $TICKER $MONITOR $FILTER ${REPORTER:-}
+  [ $# -gt 0 ] || return 0
+  kill "$@" 2>/dev/null || true
+  for try in 1 2 3 4 5 6 7 8 9 10; do
+    left=""
+    for pid; do ! kill -0 "$pid" 2>/dev/null || left="$left $pid"; done
+    [ -n "$left" ] || return 0
+    sleep 0.1
+  done
+  kill -KILL $left 2>/dev/null || true
+}
+
+# hold_term / release_term: around forking a helper and recording its PID. A SIGTERM between the
+# two would run on_term with the PID unknown and leave the helper running: held, it is acted on
+# once the PID is known.
+hold_term() { trap 'STOP=1' TERM INT; }
+release_term() {
+  trap on_term TERM INT
+  [ -z "$STOP" ] || on_term
 }
 
 on_term() {
   log "stopping"
-  kill "$TICKER" "$MONITOR" "$FILTER" ${REPORTER:+"$REPORTER"} 2>/dev/null || true
+  stop_helpers
   if owner_gone; then delete; fi
   exit 0
 }
@@ -870,7 +901,7 @@ on_term() {
 # "# new generation" line of each transaction (see EVENTS).
 run() {
   require curl mkfifo
-  TICKER="" MONITOR="" FILTER="" REPORTER="" pending="" ticks=0
+  TICKER="" MONITOR="" FILTER="" REPORTER="" STOP="" pending="" ticks=0
   trap on_term TERM INT
   apply
   set_tick
@@ -881,14 +912,16 @@ run() {
   announce
   report
   while :; do
-    read -r event <&3 || die "event sources closed"
+    read -r event <&3 || die "cannot read the event FIFO"
     case $event in
       tick)
         ticks=$((ticks + 1))
         if ! monitoring; then
           log "nft monitor exited; restarting it"
           kill "$MONITOR" "$FILTER" 2>/dev/null || true
+          hold_term
           start_monitor
+          release_term
           reconcile
         elif [ $((ticks % 10)) = 0 ]; then
           reconcile

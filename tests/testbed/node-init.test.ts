@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { removeScratchCharts } from "../lib/chart.js";
 import { requirePrograms, run } from "../lib/tools.js";
-import { type NodeInit, renderNodeInit, runsInNode, startRun, stopRuns, verb, verbOnHost } from "./node-init.js";
+import { type NodeInit, renderNodeInit, runsInNode, sessionProcesses, startRun, stopRuns, verb, verbOnHost } from "./node-init.js";
 import { addr, inNs, type ProxyMode, shIn, Testbed } from "./testbed.js";
 
 if (process.getuid?.() !== 0) throw new Error("node-init > rules: the netns testbed needs root (CI runs as root)");
@@ -463,6 +463,22 @@ iptables-nft -t nat -F KUBE-SVC-CHURN; iptables-nft -t nat -X KUBE-SVC-CHURN`,
       expect(r.failed, JSON.stringify(r.errors)).toBe(0);
       expect(r.ok).toBe(3000);
       expect(await second.stop()).toBe(0);
+    });
+
+    it("should end, leaving no process behind, whenever it is stopped, even while it starts", async () => {
+      writeFileSync(apiState, "exists");
+      // The kubelet may stop a pod at any moment of its start: before the trap is set (killed by
+      // the signal, -1 here), or anywhere after (exit 0). Either way nothing may keep running.
+      for (let ms = 0; ms <= 800; ms += 40) {
+        const r = startRun(tb, ni, api);
+        await sleep(ms);
+        r.child.kill("SIGTERM");
+        const code = await Promise.race([r.exited, sleep(15_000).then(() => "still running after 15 s")]);
+        const why = `stopped ${ms} ms after its start: ${code}\n${sessionProcesses(r.child.pid!).join("\n")}\n${r.log()}`;
+        expect([0, -1], why).toContain(code);
+        // A probe's curl killed with its report may take its last seconds (3 s at most).
+        await tb.waitFor(() => sessionProcesses(r.child.pid!).length === 0, `no process left: ${why}`, 5);
+      }
     });
 
     it.each(["gone", "deleting", "forbidden"])("should remove the rules when stopped and the DaemonSet is %s", async (state) => {

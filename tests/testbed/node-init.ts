@@ -4,7 +4,7 @@
  * Tests run exactly this, inside a Testbed namespace.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ImagePod } from "../image/pod.js";
 import { type K8sObject, render } from "../lib/chart.js";
@@ -127,6 +127,24 @@ export async function stopRuns(): Promise<number> {
   }
   await Promise.all(left.map((r) => r.exited));
   return left.length;
+}
+
+/**
+ * The live processes of a session (a `run` started by startRun leads its own), zombies aside:
+ * "PID command (wchan: what it waits in)", one per line.
+ */
+export function sessionProcesses(sid: number): string[] {
+  return readdirSync("/proc").filter((p) => /^\d+$/.test(p)).flatMap((pid) => {
+    try {
+      // /proc/PID/stat: "pid (comm) state ppid pgrp session …"; comm may hold spaces.
+      const [state, , , session] = readFileSync(`/proc/${pid}/stat`, "latin1").replace(/^.*\) /s, "").split(" ");
+      if (Number(session) !== sid || state === "Z") return [];
+      const command = readFileSync(`/proc/${pid}/cmdline`, "latin1").replace(/\0/g, " ").trim();
+      return [`${pid} ${command} (wchan: ${readFileSync(`/proc/${pid}/wchan`, "latin1")})`];
+    } catch {
+      return []; // ended while we looked
+    }
+  });
 }
 
 /** PIDs of node-init `run` processes inside the testbed's node namespace (none between tests). */
