@@ -130,6 +130,12 @@ load_config() {
 
   is_uint "$RESYNC" && [ "$RESYNC" -ge 1 ] && [ "$RESYNC" -le 3600 ] ||
     die "NODE_INIT_RESYNC_SECONDS: '$RESYNC' is not a whole number of seconds (1-3600)"
+
+  # The release this node-init belongs to, written into the table it installs: one release's
+  # rules on a node, never another's replaced or removed.
+  OWNER=${NODE_INIT_NAMESPACE:-}/${NODE_INIT_DAEMONSET:-}
+  printf '%s\n' "$OWNER" | grep -Eq '^([a-z0-9.-]+/[a-z0-9.-]+|/)$' ||
+    die "NODE_INIT_NAMESPACE/NODE_INIT_DAEMONSET: '$OWNER' are not DNS names"
 }
 
 # --- what the node shows --------------------------------------------------------------------
@@ -364,6 +370,31 @@ $WITHHELD" in *"
 ${pair%%:*} "*) ;; *) SERVED="$SERVED${SERVED:+ }$pair" ;; esac
   done
   [ -n "$SERVED" ] || [ -n "$BLOCKED" ] || BLOCKED="every public port is taken on this node: $(withheld_text)"
+  # Last, so it wins: two releases would rewrite the same ports, each re-applying over the other.
+  foreign_owner || return 1
+  [ -z "$FOREIGN" ] || BLOCKED="table $FAMILY $TABLE belongs to another release of edge (DaemonSet $FOREIGN): one release per cluster serves the node ports. Uninstall one of them; if $FOREIGN is gone and left its table, delete it on this node (nft delete table $FAMILY $TABLE)"
+}
+
+# foreign LISTING: true iff a listing of our table names another release (namespace/DaemonSet)
+# in its comment, then in FOREIGN. A table without an owner (an older version wrote it) is ours.
+foreign() {
+  FOREIGN=""
+  case $1 in *'comment "edge node-init of '*) ;; *) return 1 ;; esac
+  FOREIGN=${1#*comment \"edge node-init of }
+  FOREIGN=${FOREIGN%%:*}
+  [ "$FOREIGN" != "$OWNER" ] || { FOREIGN=""; return 1; }
+}
+
+# foreign_owner: FOREIGN = the release owning our table on this node when it is not this one.
+foreign_owner() {
+  FOREIGN=""
+  has_table "$FAMILY" "$TABLE" || return 0
+  listing=$(nft list table "$FAMILY" "$TABLE" 2>&1) || {
+    case $listing in *"No such file or directory"*) return 0 ;; esac
+    NFT_ERROR="cannot list table $FAMILY $TABLE: $listing"
+    return 1
+  }
+  foreign "$listing" || true
 }
 
 # withheld_text: WITHHELD for humans, with what to do.
@@ -392,7 +423,7 @@ ruleset() {
 table $FAMILY $TABLE
 delete table $FAMILY $TABLE
 table $FAMILY $TABLE {
-  comment "edge node-init: node ports to Kong NodePorts (method $USE)"
+  comment "edge node-init of $OWNER: node ports to Kong NodePorts (method $USE)"
   set sources4 {
     type ipv4_addr; flags interval; auto-merge;$(elements "$SOURCES4")
   }
@@ -549,6 +580,8 @@ intact() {
   [ -n "${RECORDED:-}" ] || recorded
   # The live table without counter values, as nft lists it (empty if absent).
   live=$(nft -s list table "$FAMILY" "$TABLE" 2>/dev/null) || live=""
+  # Another release's table (this node then withholds its rules) is none of ours to repair.
+  ! foreign "$live" || live=""
   [ -n "$RECORDED" ] || [ -z "$live" ] || { REASON="table $FAMILY $TABLE is there while no rules may be"; return 1; }
   [ -n "$live" ] || [ -z "$RECORDED" ] || { REASON="table $FAMILY $TABLE is missing"; return 1; }
   [ "$live" = "$RECORDED" ] || { REASON="table $FAMILY $TABLE was altered"; return 1; }
@@ -564,8 +597,15 @@ recorded() {
 }
 }
 
-# remove_table: delete our table; fails if there was none.
-remove_table() { nft list table "$FAMILY" "$TABLE" >/dev/null 2>&1 && nft delete table "$FAMILY" "$TABLE"; }
+# remove_table: delete our table; fails if there was none, or it belongs to another release.
+remove_table() {
+  listing=$(nft list table "$FAMILY" "$TABLE" 2>/dev/null) || return 1
+  if foreign "$listing"; then
+    log "table $FAMILY $TABLE belongs to DaemonSet $FOREIGN: left alone"
+    return 1
+  fi
+  nft delete table "$FAMILY" "$TABLE"
+}
 
 delete() {
   if remove_table; then log "rules removed"; else log "no rules to remove"; fi
@@ -628,64 +668,140 @@ status() {
   [ -n "$BLOCKED" ] || probe
 }
 
+# api_target: BASE (the API server's URL), CACERT (its CA file, if mounted) and TOKEN (the pod's
+# ServiceAccount token, if mounted); fails when there is no usable address.
+api_target() {
+  BASE=${NODE_INIT_API_URL:-https://${KUBERNETES_SERVICE_HOST:-}:${KUBERNETES_SERVICE_PORT:-443}}
+  printf '%s\n' "$BASE" | grep -Eq '^https?://[][A-Za-z0-9.:-]+$' || { log "no usable API address ($BASE)"; return 1; }
+  sa=/var/run/secrets/kubernetes.io/serviceaccount
+  CACERT="" TOKEN=""
+  [ ! -r "$sa/ca.crt" ] || CACERT=$sa/ca.crt
+  [ ! -r "$sa/token" ] || read -r TOKEN <"$sa/token" || true
+}
+
+# token_config: the curl config line that sends TOKEN. curl reads it on its standard input
+# (--config -), never from a command line, which every user of the node could read in
+# /proc/PID/cmdline under hostPID.
+token_config() { [ -z "$TOKEN" ] || printf 'header = "Authorization: Bearer %s"\n' "$TOKEN"; }
+
 # api METHOD PATH [BODY]: one Kubernetes API request with the pod's ServiceAccount token; the
-# response body lands in $STATE_DIR/api.json, the HTTP status (000: no answer) in API_CODE. The
-# token reaches curl on its standard input (a config file), never on a command line, which every
-# user of the node could read in /proc/PID/cmdline under hostPID.
+# response body lands in $STATE_DIR/api.json, the HTTP status (000: no answer) in API_CODE.
 api() {
   API_CODE=000
   method=$1 path=$2 body=${3:-}
-  base=${NODE_INIT_API_URL:-https://${KUBERNETES_SERVICE_HOST:-}:${KUBERNETES_SERVICE_PORT:-443}}
-  printf '%s\n' "$base" | grep -Eq '^https?://[][A-Za-z0-9.:-]+$' || { log "no usable API address ($base)"; return 1; }
-  sa=/var/run/secrets/kubernetes.io/serviceaccount
+  api_target || return 1
   set -- --silent --show-error --max-time 5 --config - --request "$method" --output "$STATE_DIR/api.json" \
     --write-out '%{http_code}' --header 'Accept: application/json'
   [ -z "$body" ] || set -- "$@" --header 'Content-Type: application/json' --data-binary "$body"
-  [ ! -r "$sa/ca.crt" ] || set -- "$@" --cacert "$sa/ca.crt"
-  token=""
-  [ ! -r "$sa/token" ] || read -r token <"$sa/token" || true
-  API_CODE=$({ [ -z "$token" ] || printf 'header = "Authorization: Bearer %s"\n' "$token"; } | curl "$@" "$base$path" 2>/dev/null) || API_CODE=000
+  [ -z "$CACERT" ] || set -- "$@" --cacert "$CACERT"
+  API_CODE=$(token_config | curl "$@" "$BASE$path" 2>/dev/null) || API_CODE=000
 }
 
-# deletion_timestamp: .metadata.deletionTimestamp of the JSON object in $STATE_DIR/api.json, parsed
-# as JSON (a label, an annotation or any other string that merely contains the word is not it).
-deletion_timestamp() {
-  awk '
-    { doc = doc $0 "\n" }
-    END {
-      n = length(doc)
-      for (i = 1; i <= n; i++) {
+# An awk function: field(doc, path) is the string at a dotted path ("metadata.deletionTimestamp")
+# of a JSON document, parsed as JSON: a label, an annotation or any other string that merely
+# contains the word is not it. Empty when absent.
+JSON_FIELD='
+function field(doc, want,    n, i, c, s, d, path, depth, object, wantKey, key) {
+  n = length(doc)
+  for (i = 1; i <= n; i++) {
+    c = substr(doc, i, 1)
+    if (c == "\"") {
+      s = ""
+      for (i++; i <= n; i++) {
         c = substr(doc, i, 1)
-        if (c == "\"") {
-          s = ""
-          for (i++; i <= n; i++) {
-            c = substr(doc, i, 1)
-            if (c == "\\") { s = s c substr(doc, i + 1, 1); i++; continue }
-            if (c == "\"") break
-            s = s c
-          }
-          if (object[depth] && wantKey[depth]) { key[depth] = s; wantKey[depth] = 0 }
-          else if (depth == 2 && key[1] == "metadata" && key[2] == "deletionTimestamp") { print s; exit }
-        }
-        else if (c == "{") { depth++; object[depth] = 1; wantKey[depth] = 1; key[depth] = "" }
-        else if (c == "[") { depth++; object[depth] = 0 }
-        else if (c == "}" || c == "]") depth--
-        else if (c == "," && object[depth]) wantKey[depth] = 1
+        if (c == "\\") { s = s c substr(doc, i + 1, 1); i++; continue }
+        if (c == "\"") break
+        s = s c
       }
-    }' "$STATE_DIR/api.json"
+      if (object[depth] && wantKey[depth]) { key[depth] = s; wantKey[depth] = 0; continue }
+      path = key[1]
+      for (d = 2; d <= depth; d++) path = path "." key[d]
+      if (path == want) return s
+    }
+    else if (c == "{") { depth++; object[depth] = 1; wantKey[depth] = 1; key[depth] = "" }
+    else if (c == "[") { depth++; object[depth] = 0; key[depth] = "[]" }
+    else if (c == "}" || c == "]") depth--
+    else if (c == "," && object[depth]) wantKey[depth] = 1
+  }
+  return ""
+}'
+
+# deletion_timestamp: .metadata.deletionTimestamp of the JSON object in $STATE_DIR/api.json.
+deletion_timestamp() {
+  awk "$JSON_FIELD"' { doc = doc $0 "\n" } END { print field(doc, "metadata.deletionTimestamp") }' "$STATE_DIR/api.json"
 }
 
-# owner_gone: true only when the API says our DaemonSet is gone or being deleted (uninstall, or
-# nodeInit.enabled=false). A restart, an update or an unreachable API keeps the rules.
+# watch_owner: from run's start, a watch on the release's node-init ConfigMap (this script; it
+# has the DaemonSet's name): when it is deleted, $STATE_DIR/owner-deleted is made and "owner
+# deleted" goes to the events FIFO (for the log). An uninstall (or nodeInit.enabled=false) deletes
+# the DaemonSet, its Role and RoleBinding and this ConfigMap, in that order, while the pods stop:
+# an established watch sees the deletion, where a request at stop time gets the 403 that an
+# authorizer outage, a deleted RoleBinding or a pod without a token would get too. The ConfigMap,
+# not the DaemonSet: it changes only with the chart, where the DaemonSet's status changes with
+# every pod of the fleet, and each change would reach every node. Metadata only, for the same
+# reason. The API server ends a watch after timeoutSeconds (4 to 6 minutes); run starts the next.
+watch_owner() {
+  OWNER_WATCH="" OWNER_FILTER=""
+  [ "$OWNER" != / ] || return 0
+  api_target || return 0
+  rm -f "$STATE_DIR/owner"
+  mkfifo -m 600 "$STATE_DIR/owner"
+  set -- --silent --no-buffer --config - --header 'Accept: application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1'
+  [ -z "$CACERT" ] || set -- "$@" --cacert "$CACERT"
+  timeout=$((240 + $(date +%s) % 120))
+  token_config | curl "$@" "$BASE/api/v1/namespaces/$NODE_INIT_NAMESPACE/configmaps?watch=1&fieldSelector=metadata.name%3D$NODE_INIT_DAEMONSET&timeoutSeconds=$timeout" \
+    >"$STATE_DIR/owner" 2>/dev/null &
+  OWNER_WATCH=$!
+  # One line per event: "owner watched" once the object came, "owner deleted" (and the mark) on
+  # its deletion; at the end "owner watch ended" (run starts the next at once), or "owner watch
+  # failed" when it never delivered the object (no API, 403: the next tick tries again). The API
+  # server writes each event on a line of its own, "type" first; grep passes only that much.
+  (
+    if [ "$LINE_BUFFERED" = yes ]; then grep --line-buffered -oE '^\{"type":"[A-Z]+"'; else cat; fi <"$STATE_DIR/owner" | {
+      seen=""
+      while read -r line; do
+        case $line in
+          '{"type":"ADDED"'* | '{"type":"MODIFIED"'*) [ -n "$seen" ] || echo "owner watched"; seen=1 ;;
+          '{"type":"DELETED"'*) : >"$STATE_DIR/owner-deleted"; echo "owner deleted" ;;
+        esac
+      done
+      if [ -n "$seen" ]; then echo "owner watch ended"; else echo "owner watch failed"; fi
+    }
+  ) >"$STATE_DIR/events" 3<&- &
+  OWNER_FILTER=$!
+}
+
+# owner_watching: true while the watch on our ConfigMap and its filter both run.
+owner_watching() { kill -0 "$OWNER_WATCH" 2>/dev/null && kill -0 "$OWNER_FILTER" 2>/dev/null; }
+
+# rewatch_owner: a new watch on our ConfigMap in place of the last.
+rewatch_owner() {
+  kill "$OWNER_WATCH" "$OWNER_FILTER" 2>/dev/null || true
+  hold_term
+  watch_owner
+  release_term
+}
+
+# owner_gone: true when our release is being removed (uninstall, or nodeInit.enabled=false): our
+# ConfigMap's deletion seen by the watch, or the API's answer now that our DaemonSet is gone or
+# being deleted. A restart, an update, an unreachable API and an answer that cannot tell (401,
+# 403) keep the rules.
 owner_gone() {
-  [ -n "${NODE_INIT_DAEMONSET:-}" ] && [ -n "${NODE_INIT_NAMESPACE:-}" ] || { log "no DaemonSet configured: keeping rules"; return 1; }
-  printf '%s\n' "$NODE_INIT_DAEMONSET$NODE_INIT_NAMESPACE" | grep -Eq '^[a-z0-9.-]+$' || die "NODE_INIT_DAEMONSET/NODE_INIT_NAMESPACE are not DNS names"
+  [ "$OWNER" != / ] || { log "no DaemonSet configured: keeping rules"; return 1; }
+  [ ! -e "$STATE_DIR/owner-deleted" ] || { log "node-init's ConfigMap deleted (seen by the watch): the release is being removed"; return 0; }
   api GET "/apis/apps/v1/namespaces/$NODE_INIT_NAMESPACE/daemonsets/$NODE_INIT_DAEMONSET" || { log "keeping rules"; return 1; }
   case $API_CODE in
     200) if [ -n "$(deletion_timestamp)" ]; then log "DaemonSet is being deleted"; return 0; fi
       log "DaemonSet still exists: keeping rules (restart or update)"; return 1 ;;
-    # Our DaemonSet, its RBAC or our ServiceAccount are gone: the release is being removed.
-    404 | 401 | 403) log "DaemonSet or its access is gone (HTTP $API_CODE)"; return 0 ;;
+    404) log "DaemonSet is gone (HTTP 404)"; return 0 ;;
+    401 | 403)
+      # An uninstall deletes the RBAC, then the ConfigMap: give the watch a moment to tell.
+      for try in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25; do
+        [ ! -e "$STATE_DIR/owner-deleted" ] || { log "node-init's ConfigMap deleted (seen by the watch): the release is being removed"; return 0; }
+        sleep 0.2
+      done
+      log "API answered HTTP $API_CODE and no deletion of the release was seen: keeping rules. A token or authorization problem answers the same as an uninstall; if edge was uninstalled, remove them on this node: nft delete table $FAMILY $TABLE"
+      return 1 ;;
     *) log "API answered HTTP $API_CODE: keeping rules"; return 1 ;;
   esac
 }
@@ -726,9 +842,10 @@ alive() {
 }
 
 # watch: start the event sources `run` waits on, writing lines into one FIFO read on fd 3:
-# `nft monitor` (every ruleset change; a transaction ends with a "# new generation" line) and a
-# ticker (`tick` every period in $STATE_DIR/tick: the safety net, and the only signal for
-# iptables-legacy rules and IPVS Service addresses, which nftables does not report).
+# `nft monitor` (every ruleset change; a transaction ends with a "# new generation" line), the
+# watch on our ConfigMap (watch_owner) and a ticker (`tick` every period in $STATE_DIR/tick: the
+# safety net, and the only signal for iptables-legacy rules and IPVS Service addresses, which
+# nftables does not report).
 watch() {
   fifo="$STATE_DIR/events"
   rm -f "$fifo"
@@ -738,12 +855,15 @@ watch() {
   exec 3<>"$fifo"
   hold_term
   start_monitor
+  watch_owner
   (
-    # Stopped by run's on_term: take the sleep along, which would otherwise outlive us.
+    # Stopped by run's on_term: take the sleep along, which would otherwise outlive us. (Should a
+    # stop come between its start and its PID, it holds no more than the FIFO until it ends.)
+    sleeper=""
     trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
     while :; do
       read -r period <"$STATE_DIR/tick" || period=$RESYNC
-      sleep "$period" &
+      sleep "$period" 2>/dev/null &
       sleeper=$!
       wait "$sleeper"
       echo tick
@@ -759,13 +879,13 @@ watch() {
 EVENTS='^# new generation|table ip6? (kube-proxy|nat|cni_hostport)( |$)| kube-proxy nodeport-ips| nat (KUBE-SERVICES|CNI-)| cni_hostport | inet edge_node_init( |$)'
 
 # start_monitor: nft monitor into a FIFO of its own, filtered by grep into the events FIFO.
-# A grep without --line-buffered (busybox) passes every line instead.
+# Without a grep that line-buffers (busybox), cat passes every line instead.
 start_monitor() {
   rm -f "$STATE_DIR/monitor"
   mkfifo -m 600 "$STATE_DIR/monitor"
   nft monitor >"$STATE_DIR/monitor" 2>/dev/null &
   MONITOR=$!
-  if printf 'x\n' | grep --line-buffered -q x 2>/dev/null; then
+  if [ "$LINE_BUFFERED" = yes ]; then
     grep --line-buffered -E "$EVENTS" <"$STATE_DIR/monitor" >"$STATE_DIR/events" &
   else
     cat <"$STATE_DIR/monitor" >"$STATE_DIR/events" &
@@ -865,7 +985,7 @@ report() {
 # handler and lose the signal (it would then wait forever on a FIFO): what is left after a second
 # is killed.
 stop_helpers() {
-  set -- $TICKER $MONITOR $FILTER ${REPORTER:-}
+  set -- $TICKER $MONITOR $FILTER ${REPORTER:-} $OWNER_WATCH $OWNER_FILTER
   [ $# -gt 0 ] || return 0
   kill "$@" 2>/dev/null || true
   for try in 1 2 3 4 5 6 7 8 9 10; do
@@ -888,8 +1008,10 @@ release_term() {
 
 on_term() {
   log "stopping"
+  # Decided while the watch on our ConfigMap still runs (owner_gone may wait for it).
+  if owner_gone; then gone=1; else gone=""; fi
   stop_helpers
-  if owner_gone; then delete; fi
+  [ -z "$gone" ] || delete
   exit 0
 }
 
@@ -901,7 +1023,9 @@ on_term() {
 # "# new generation" line of each transaction (see EVENTS).
 run() {
   require curl mkfifo
-  TICKER="" MONITOR="" FILTER="" REPORTER="" STOP="" pending="" ticks=0
+  TICKER="" MONITOR="" FILTER="" REPORTER="" OWNER_WATCH="" OWNER_FILTER="" OWNER_WATCHED="" STOP="" pending="" ticks=0
+  LINE_BUFFERED=no
+  if printf 'x\n' | grep --line-buffered -q x 2>/dev/null; then LINE_BUFFERED=yes; fi
   trap on_term TERM INT
   apply
   set_tick
@@ -916,6 +1040,7 @@ run() {
     case $event in
       tick)
         ticks=$((ticks + 1))
+        [ -z "$OWNER_WATCH" ] || owner_watching || rewatch_owner
         if ! monitoring; then
           log "nft monitor exited; restarting it"
           kill "$MONITOR" "$FILTER" 2>/dev/null || true
@@ -937,6 +1062,16 @@ run() {
             *) reconcile ;;
           esac
         fi
+        ;;
+      "owner deleted") log "node-init's ConfigMap deleted: the release is being removed; the rules go when this pod stops" ;;
+      "owner watched")
+        [ "$OWNER_WATCHED" = yes ] || log "watching node-init's ConfigMap: an uninstall is recognised even after its RBAC is gone"
+        OWNER_WATCHED=yes
+        ;;
+      "owner watch ended") rewatch_owner ;;
+      "owner watch failed")
+        [ "$OWNER_WATCHED" = no ] || log "cannot watch node-init's ConfigMap (no answer, or not allowed): when stopped, only the DaemonSet's answer tells an uninstall; trying again at every tick"
+        OWNER_WATCHED=no
         ;;
       "# new generation"*)
         case $pending in

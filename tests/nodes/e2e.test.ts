@@ -319,6 +319,13 @@ describe.each(setups)("nodes > edge on two real nodes, kube-proxy in $mode mode,
   }, 420_000);
 
   it("should remove node-init's table from both nodes on helm uninstall, closing port 80", async () => {
+    // The real API server lets node-init watch its ConfigMap by name (RBAC resourceNames on a
+    // fieldSelector watch, metadata only): what tells an uninstall once the Role is gone.
+    for (const node of nodes!.nodes) {
+      const log = () => node.podLog("edge-node-init", "edge-node-init-", "node-init");
+      await node.waitFor(() => log().includes("watching node-init's ConfigMap"), "node-init watching its ConfigMap", 30)
+        .catch((e: Error) => { throw new Error(`${e.message}; node-init's log on ${node.name}:\n${log()}`); });
+    }
     const r = nodes!.helm(helm.path, ["uninstall", "edge", "--wait", "--timeout", "180s"]);
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     for (const node of nodes!.nodes) await node.waitFor(() => !node.hasNodeInitTable(), "node-init's table to go", 60);

@@ -314,6 +314,15 @@ exec sleep infinity`;
     return { status, rootMount: root?.split(" ")[5] ?? "" };
   }
 
+  /** What the containers named `container` of pods named `pod…` in `namespace` logged on this node (kubelet's files). */
+  podLog(namespace: string, pod: string, container: string): string {
+    const pods = this.path("var-log", "pods");
+    return readdirSync(pods).filter((d) => d.startsWith(`${namespace}_${pod}`)).flatMap((d) => {
+      const dir = join(pods, d, container);
+      return existsSync(dir) ? readdirSync(dir).map((f) => readFileSync(join(dir, f), "utf8")) : [];
+    }).join("");
+  }
+
   /** Whether node-init's nftables table is in the node's network namespace. */
   hasNodeInitTable(): boolean {
     return this.exec("nft", ["list", "table", "inet", "edge_node_init"]).status === 0;

@@ -234,6 +234,19 @@ done
 echo $(( $(date +%s%N) - start ))`).stdout.trim();
       return Number(out) / 1e9;
     };
+    /**
+     * The median of three repair times, each from `action` (shell, in the node): the loop's
+     * latency, not one scheduling hiccup of a loaded 2-core machine running other suites.
+     */
+    const medianRepairSeconds = async (action: () => string) => {
+      const times: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        times.push(repairSeconds(action()));
+        await sleep(300); // the repair records what it installed
+      }
+      return times.sort((a, b) => a - b)[1]!;
+    };
+    const deleteTable = () => "nft delete table inet edge_node_init";
     /** Starts `run` and waits until it watches the ruleset. */
     const watching = async (env: Record<string, string>) => {
       const r = startRun(tb, ni, env);
@@ -243,25 +256,31 @@ echo $(( $(date +%s%N) - start ))`).stdout.trim();
     };
     const reapplies = (log: string) => log.split("\n").filter((l) => /re-applying|plan changed/.test(l));
     /** What `run` sent the API stub, in order. */
-    const requests = (): { method: string; url: string; authorization?: string; body: string }[] =>
+    const requests = (): { method: string; url: string; accept?: string; authorization?: string; body: string }[] =>
       readFileSync(`${apiState}.requests`, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
     /** The Events `run` posted, in order. */
     const events = () => requests().filter((q) => q.method === "POST").map((q) => JSON.parse(q.body));
+    const token = join(tb.dir, "serviceaccount", "token");
     beforeAll(async () => {
       writeFileSync(apiState, "exists");
+      // The pod's ServiceAccount token, as the projected volume mounts it.
+      mkdirSync(join(tb.dir, "serviceaccount"), { recursive: true });
+      writeFileSync(token, "edge-test-token\n");
       spawn("ip", ["netns", "exec", tb.node, process.execPath, join(here, "api-stub.mjs"), apiPort, apiState], { stdio: "ignore" });
       await sleep(300);
     });
     beforeEach(() => {
       // A process left by an earlier test would re-apply its own configuration under this one.
       expect(runsInNode(tb), "node-init run processes left over in the node namespace").toEqual([]);
+      // What an earlier run's watch saw of its DaemonSet (the pod's state is per pod).
+      rmSync(join(tb.dir, "state", "owner-deleted"), { force: true });
     });
     afterEach(async () => { await stopRuns(); });
 
     it("should repair within a second when its table is deleted, without waiting for a resync, and log it", async () => {
       const r = await watching(eventOnly);
-      expect(repairSeconds("nft delete table inet edge_node_init")).toBeLessThan(1);
-      expect(tb.curl(tb.client, `${v4}/`)).toMatch(new RegExp(`^${backend(80)}`));
+      expect(await medianRepairSeconds(deleteTable)).toBeLessThan(1);
+      expect(tb.curl(tb.client, `${v4}/`).startsWith(backend(80))).toBe(true);
       // The log line precedes the repair, but its pipe is read only when the event loop runs.
       await tb.waitFor(() => r.log().includes("drift: table inet edge_node_init is missing; re-applying"), "the drift logged");
       expect(await r.stop()).toBe(0);
@@ -283,7 +302,7 @@ EOF`);
       try {
         const r = await watching(eventOnly);
         expect(probing()).toBe(true);
-        expect(repairSeconds("nft delete table inet edge_node_init")).toBeLessThan(1);
+        expect(await medianRepairSeconds(deleteTable)).toBeLessThan(1);
         expect(probing()).toBe(true);
         expect(await r.stop()).toBe(0);
       } finally {
@@ -293,12 +312,15 @@ EOF`);
 
     it("should repair within a second of a firewall reload (nft flush ruleset) once kube-proxy restored its rules", async () => {
       const r = await watching(eventOnly);
-      inNs(tb.node, "nft", ["flush", "ruleset"]);
-      // kube-proxy rewrites what the flush took (its nftables tables, or iptables' nf_tables
-      // backend); legacy iptables rules and IPVS's kube-ipvs0 are not in nftables and survive.
-      if (mode === "nftables" || mode === "iptables-nft") tb.installKubeProxy();
-      // Timed from the end of kube-proxy's restore (it writes its rules in many steps).
-      expect(repairSeconds(":")).toBeLessThan(1);
+      const reload = () => {
+        inNs(tb.node, "nft", ["flush", "ruleset"]);
+        // kube-proxy rewrites what the flush took (its nftables tables, or iptables' nf_tables
+        // backend); legacy iptables rules and IPVS's kube-ipvs0 are not in nftables and survive.
+        if (mode === "nftables" || mode === "iptables-nft") tb.installKubeProxy();
+        // Timed from the end of kube-proxy's restore (it writes its rules in many steps).
+        return ":";
+      };
+      expect(await medianRepairSeconds(reload)).toBeLessThan(1);
       await tb.waitFor(() => tb.curl(tb.client, `${v4}/`).startsWith(backend(80)), "rules repaired", withinEvent);
       // kube-proxy writes its rules in many steps (IPv4, then IPv6): node-init may plan once more.
       await tb.waitFor(() => verb(tb, ni, "check").status === 0, "ready", withinEvent);
@@ -414,7 +436,7 @@ iptables-nft -t nat -F KUBE-SVC-CHURN; iptables-nft -t nat -X KUBE-SVC-CHURN`,
       await watching(eventOnly);
       expect(verb(tb, ni, "ready").status).toBe(0);
       // The probe reads the pod's files: the loop answers for the table, and has it back at once.
-      expect(repairSeconds("nft delete table inet edge_node_init")).toBeLessThan(1);
+      expect(await medianRepairSeconds(deleteTable)).toBeLessThan(1);
       expect(verb(tb, ni, "ready").status).toBe(0);
       expect(verb(tb, ni, "check").status).toBe(0);
       // Were the loop gone (killed: its rules stay), the probe would still read "in place":
@@ -462,6 +484,7 @@ iptables-nft -t nat -F KUBE-SVC-CHURN; iptables-nft -t nat -X KUBE-SVC-CHURN`,
       const r = await result;
       expect(r.failed, JSON.stringify(r.errors)).toBe(0);
       expect(r.ok).toBe(3000);
+      await tb.waitFor(() => second.log().includes("watching ruleset changes"), "the second pod running");
       expect(await second.stop()).toBe(0);
     });
 
@@ -481,17 +504,50 @@ iptables-nft -t nat -F KUBE-SVC-CHURN; iptables-nft -t nat -X KUBE-SVC-CHURN`,
       }
     });
 
-    it.each(["gone", "deleting", "forbidden"])("should remove the rules when stopped and the DaemonSet is %s", async (state) => {
+    // gone: deleted (GET 404); deleting: a foreground deletion (deletionTimestamp); uninstalled:
+    // the DaemonSet, its Role, then its ConfigMap deleted (the watch saw it, the GET gets 403).
+    it.each(["gone", "deleting", "uninstalled"])("should remove the rules when stopped and the release is %s", async (state) => {
       writeFileSync(apiState, "exists");
       // Earlier tests changed kube-proxy's rules (a flush, churn, a hostPort): compare to now.
       verb(tb, ni, "delete");
       const without = tb.ruleset();
-      const r = startRun(tb, ni, api);
-      await tb.waitFor(() => verb(tb, ni, "check").status === 0, "run applied the rules");
+      const r = await watching(api);
+      await tb.waitFor(() => r.log().includes("watching node-init's ConfigMap"), "the watch on its ConfigMap");
       writeFileSync(apiState, state);
       expect(await r.stop()).toBe(0);
       expect(r.log()).toContain("rules removed");
       expect(tb.ruleset()).toBe(without);
+    });
+
+    it("should leave another release's table alone: withhold, name its owner, never re-apply over it or remove it, and take over once it is gone", async () => {
+      writeFileSync(apiState, "exists");
+      verb(tb, ni, "delete");
+      const other = { ...api, NODE_INIT_DAEMONSET: "edge-other-node-init", NODE_INIT_STATE_DIR: join(tb.dir, "state-other") };
+      const theirs = await watching(other);
+      const theirTable = tb.ruleset();
+      const ours = await watching(api);
+      await sleep(4000); // two ticks of the 2 s period of a node that withholds its rules
+      expect(reapplies(theirs.log())).toEqual([]);
+      expect(reapplies(ours.log())).toEqual([]);
+      expect(tb.ruleset()).toBe(theirTable);
+      const refused = verb(tb, ni, "check");
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toMatch(/belongs to another release of edge \(DaemonSet [a-z0-9-]+\/edge-other-node-init\)/);
+      // Our uninstall leaves their rules.
+      writeFileSync(apiState, "gone");
+      expect(await ours.stop()).toBe(0);
+      expect(ours.log()).toMatch(/belongs to DaemonSet [a-z0-9-]+\/edge-other-node-init: left alone/);
+      expect(tb.ruleset()).toBe(theirTable);
+      // Their uninstall: this release serves within a tick.
+      writeFileSync(apiState, "exists");
+      const again = await watching(api);
+      writeFileSync(apiState, "gone");
+      expect(await theirs.stop()).toBe(0);
+      expect(theirs.log()).toContain("rules removed");
+      await tb.waitFor(() => verb(tb, ni, "check").status === 0, "this release serving", withinResync);
+      expect(tb.curl(tb.client, `${v4}/`).startsWith(backend(80))).toBe(true);
+      writeFileSync(apiState, "exists");
+      expect(await again.stop()).toBe(0);
     });
 
     it("should keep the rules when stopped and the DaemonSet merely mentions deletionTimestamp in a label or an annotation", async () => {
@@ -504,20 +560,53 @@ iptables-nft -t nat -F KUBE-SVC-CHURN; iptables-nft -t nat -X KUBE-SVC-CHURN`,
     });
 
     it("should send the ServiceAccount token to the API as a header read from curl's standard input, never as an argument", async () => {
-      const token = "edge-test-token-0123456789";
-      writeFileSync(join(tb.dir, "serviceaccount", "token"), `${token}\n`);
+      const secret = "edge-test-token-0123456789";
+      writeFileSync(token, `${secret}\n`);
       writeFileSync(`${apiState}.requests`, "");
       try {
         const r = await watching(api);
         expect(await r.stop()).toBe(0);
-        expect(requests().map((q) => q.authorization)).toEqual([`Bearer ${token}`]);
+        // The watch on its ConfigMap (metadata only), from the start, and the GET when stopped.
+        const sent = requests();
+        expect(sent[0]?.accept).toBe("application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1");
+        expect(sent.map((q) => q.url)).toEqual([
+          expect.stringMatching(/^\/api\/v1\/namespaces\/[a-z0-9-]+\/configmaps\?watch=1&fieldSelector=metadata\.name%3D[a-z0-9-]+&timeoutSeconds=\d+$/),
+          expect.stringMatching(/^\/apis\/apps\/v1\/namespaces\/[a-z0-9-]+\/daemonsets\/[a-z0-9-]+$/),
+        ]);
+        expect(sent.map((q) => q.authorization)).toEqual([`Bearer ${secret}`, `Bearer ${secret}`]);
         // The one place the script names the header feeds curl's --config from stdin.
         const script = readFileSync(ni.script, "utf8");
         expect(script.match(/Authorization/g)).toHaveLength(1);
-        expect(script).toMatch(/printf 'header = "Authorization: Bearer %s"\\n' "\$token"; \} \| curl "\$@"/);
+        expect(script).toContain(`token_config() { [ -z "$TOKEN" ] || printf 'header = "Authorization: Bearer %s"\\n' "$TOKEN"; }`);
+        expect(script.match(/token_config \| curl "\$@" /g)).toHaveLength(2);
+        expect(script.match(/curl "\$@"/g)).toHaveLength(2);
         expect(script).toContain("--config -");
       } finally {
-        rmSync(join(tb.dir, "serviceaccount", "token"));
+        writeFileSync(token, "edge-test-token\n");
+      }
+    });
+
+    it.each(["forbidden", "unauthorized"])("should keep the rules when stopped while the API answers %s and no deletion was seen (an authorization or authentication outage), saying how to remove them", async (state) => {
+      writeFileSync(apiState, "exists");
+      const r = await watching(api);
+      writeFileSync(apiState, state);
+      expect(await r.stop()).toBe(0);
+      expect(r.log()).toMatch(/API answered HTTP 40[13] and no deletion of the release was seen: keeping rules\..*nft delete table inet edge_node_init/);
+      expect(verb(tb, ni, "check").status).toBe(0);
+      writeFileSync(apiState, "exists");
+    });
+
+    it("should keep the rules when stopped without a ServiceAccount token (automounting turned off by a policy)", async () => {
+      writeFileSync(apiState, "exists");
+      rmSync(token);
+      try {
+        const r = await watching(api);
+        await tb.waitFor(() => r.log().includes("cannot watch node-init's ConfigMap (no answer, or not allowed)"), "the failed watch logged");
+        expect(await r.stop()).toBe(0);
+        expect(r.log()).toContain("API answered HTTP 401 and no deletion of the release was seen: keeping rules");
+        expect(verb(tb, ni, "check").status).toBe(0);
+      } finally {
+        writeFileSync(token, "edge-test-token\n");
       }
     });
 

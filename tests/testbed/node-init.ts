@@ -88,7 +88,7 @@ export interface RunProcess {
   log: () => string;
   /** Resolves with the exit code. */
   exited: Promise<number>;
-  /** Sends SIGTERM (the kubelet's stop) and resolves with the exit code. */
+  /** Sends SIGTERM (the kubelet's stop) and resolves with the exit code; fails after 30 s. */
   stop: () => Promise<number>;
 }
 
@@ -109,7 +109,14 @@ export function startRun(tb: Testbed, ni: NodeInit, overrides: Record<string, st
   child.stderr?.on("data", (d) => (out += d));
   // "close", not "exit": the last log lines are read by then.
   const exited = new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? -1)));
-  const r: RunProcess = { child, log: () => out, exited, stop: () => { child.kill("SIGTERM"); return exited; } };
+  const stop = async () => {
+    child.kill("SIGTERM");
+    // The kubelet's grace period is 30 s: a run that outlives it names what kept it.
+    const code = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(r, 30_000))]);
+    if (code !== undefined) return code;
+    throw new Error(`run did not end within 30 s of SIGTERM; still running:\n${sessionProcesses(child.pid!).join("\n")}\nits log:\n${out}`);
+  };
+  const r: RunProcess = { child, log: () => out, exited, stop };
   running.add(r);
   void exited.then(() => running.delete(r));
   return r;
