@@ -73,6 +73,25 @@ describe.each(setups)("nodes > edge on two real nodes, kube-proxy in $mode mode,
   const ready = (p: Pod) => !p.metadata.deletionTimestamp && p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
   const kongPods = () => pods("kong", "app.kubernetes.io/name=kong,app.kubernetes.io/component=app");
   const nodeInitPods = () => pods("edge-node-init", "app.kubernetes.io/component=node-init");
+  /**
+   * From now on, keeps what each Ready node-init pod logs, polled every 100 ms: kubelet removes a
+   * pod's log with the pod, and what it said while stopping explains a failure.
+   */
+  const recordNodeInitLogs = async () => {
+    const watched = (await nodeInitPods()).filter(ready).map((pod) => ({ pod, node: nodes!.nodes.find((n) => n.name === pod.spec.nodeName)! }));
+    const logs = new Map<string, string>();
+    const record = () => {
+      for (const { pod, node } of watched) {
+        const now = node.podLog("edge-node-init", pod.metadata.name, "node-init");
+        if (now.length >= (logs.get(node.name) ?? "").length) logs.set(node.name, now);
+      }
+    };
+    const timer = setInterval(record, 100);
+    return {
+      log: (node: string) => { record(); return logs.get(node) ?? ""; },
+      stop: () => clearInterval(timer),
+    };
+  };
 
   beforeAll(async () => {
     before = machineState();
@@ -321,14 +340,21 @@ describe.each(setups)("nodes > edge on two real nodes, kube-proxy in $mode mode,
   it("should remove node-init's table from both nodes on helm uninstall, closing port 80", async () => {
     // The real API server lets node-init watch its ConfigMap by name (RBAC resourceNames on a
     // fieldSelector watch, metadata only): what tells an uninstall once the Role is gone.
-    for (const node of nodes!.nodes) {
-      const log = () => node.podLog("edge-node-init", "edge-node-init-", "node-init");
-      await node.waitFor(() => log().includes("watching node-init's ConfigMap"), "node-init watching its ConfigMap", 30)
-        .catch((e: Error) => { throw new Error(`${e.message}; node-init's log on ${node.name}:\n${log()}`); });
+    const logs = await recordNodeInitLogs();
+    try {
+      for (const node of nodes!.nodes) {
+        await node.waitFor(() => logs.log(node.name).includes("watching node-init's ConfigMap"), "node-init watching its ConfigMap", 30)
+          .catch((e: Error) => { throw new Error(`${e.message}; node-init's log on ${node.name}:\n${logs.log(node.name)}`); });
+      }
+      const r = await nodes!.control.helmAsync(helm.path, ["uninstall", "edge", "--wait", "--timeout", "180s"]);
+      expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+      for (const node of nodes!.nodes) {
+        await node.waitFor(() => !node.hasNodeInitTable(), "node-init's table to go", 60)
+          .catch((e: Error) => { throw new Error(`${e.message}; node-init's log on ${node.name}:\n${logs.log(node.name)}`); });
+      }
+    } finally {
+      logs.stop();
     }
-    const r = nodes!.helm(helm.path, ["uninstall", "edge", "--wait", "--timeout", "180s"]);
-    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
-    for (const node of nodes!.nodes) await node.waitFor(() => !node.hasNodeInitTable(), "node-init's table to go", 60);
     for (const i of [0, 1]) expect(nodes!.curl(`http://${nodes!.address(i)}/`)).toMatch(/^ERR 7 /);
   }, 240_000);
 });

@@ -314,10 +314,10 @@ exec sleep infinity`;
     return { status, rootMount: root?.split(" ")[5] ?? "" };
   }
 
-  /** What the containers named `container` of pods named `pod…` in `namespace` logged on this node (kubelet's files). */
+  /** What container `container` of pod `pod` in `namespace` logged on this node (kubelet's files: gone with the pod). */
   podLog(namespace: string, pod: string, container: string): string {
     const pods = this.path("var-log", "pods");
-    return readdirSync(pods).filter((d) => d.startsWith(`${namespace}_${pod}`)).flatMap((d) => {
+    return readdirSync(pods).filter((d) => d.startsWith(`${namespace}_${pod}_`)).flatMap((d) => {
       const dir = join(pods, d, container);
       return existsSync(dir) ? readdirSync(dir).map((f) => readFileSync(join(dir, f), "utf8")) : [];
     }).join("");
