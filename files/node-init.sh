@@ -697,38 +697,64 @@ api() {
   API_CODE=$(token_config | curl "$@" "$BASE$path" 2>/dev/null) || API_CODE=000
 }
 
-# An awk function: field(doc, path) is the string at a dotted path ("metadata.deletionTimestamp")
-# of a JSON document, parsed as JSON: a label, an annotation or any other string that merely
-# contains the word is not it. Empty when absent.
-JSON_FIELD='
-function field(doc, want,    n, i, c, s, d, path, depth, object, wantKey, key) {
-  n = length(doc)
-  for (i = 1; i <= n; i++) {
-    c = substr(doc, i, 1)
-    if (c == "\"") {
-      s = ""
-      for (i++; i <= n; i++) {
-        c = substr(doc, i, 1)
-        if (c == "\\") { s = s c substr(doc, i + 1, 1); i++; continue }
-        if (c == "\"") break
-        s = s c
-      }
-      if (object[depth] && wantKey[depth]) { key[depth] = s; wantKey[depth] = 0; continue }
-      path = key[1]
-      for (d = 2; d <= depth; d++) path = path "." key[d]
-      if (path == want) return s
-    }
-    else if (c == "{") { depth++; object[depth] = 1; wantKey[depth] = 1; key[depth] = "" }
-    else if (c == "[") { depth++; object[depth] = 0; key[depth] = "[]" }
-    else if (c == "}" || c == "]") depth--
-    else if (c == "," && object[depth]) wantKey[depth] = 1
-  }
-  return ""
-}'
+# deletion_timestamp: .metadata.deletionTimestamp of the JSON object in $STATE_DIR/api.json (a
+# label or annotation that merely contains the word is not it).
+deletion_timestamp() { jq -r '.metadata.deletionTimestamp // empty' "$STATE_DIR/api.json"; }
 
-# deletion_timestamp: .metadata.deletionTimestamp of the JSON object in $STATE_DIR/api.json.
-deletion_timestamp() {
-  awk "$JSON_FIELD"' { doc = doc $0 "\n" } END { print field(doc, "metadata.deletionTimestamp") }' "$STATE_DIR/api.json"
+# UNWANTED: a jq program over [DaemonSet, Node]. It prints why the DaemonSet no longer wants a pod
+# on that node, as its controller decides to delete one (pkg/controller/daemon,
+# NodeShouldRunDaemonPod: shouldContinueRunning): the template names another node, a nodeSelector
+# label or the required node affinity does not match, or a NoExecute taint is not tolerated (by
+# the template's tolerations or those the controller adds to every daemon pod). An untolerated
+# NoSchedule taint keeps a running daemon pod, so it keeps the rules too. Prints nothing while
+# the node is wanted, else the first reason; fails on what it cannot judge.
+# shellcheck disable=SC2016 # the $ names are jq variables
+UNWANTED='
+def requirement($labels):
+  (.values // []) as $values | $labels[.key] as $v |
+  if .operator == "In" then $v != null and any($values[]; . == $v)
+  elif .operator == "NotIn" then $v == null or all($values[]; . != $v)
+  elif .operator == "Exists" then $v != null
+  elif .operator == "DoesNotExist" then $v == null
+  elif .operator == "Gt" then ($v | tonumber? // null) as $n | $n != null and $n > ($values[0] | tonumber)
+  elif .operator == "Lt" then ($v | tonumber? // null) as $n | $n != null and $n < ($values[0] | tonumber)
+  else error("unknown operator \(.operator)") end;
+def term($labels; $fields):
+  (.matchExpressions // []) as $e | (.matchFields // []) as $f |
+  ($e + $f | length) > 0 and all($e[]; requirement($labels)) and all($f[]; requirement($fields));
+def tolerates($taint):
+  ((.effect // "") == "" or .effect == $taint.effect) and ((.key // "") == "" or .key == $taint.key) and
+  ((.operator // "Equal") == "Exists" or (.value // "") == ($taint.value // ""));
+.[0].spec.template.spec as $pod | .[1] as $node | ($node.metadata.labels // {}) as $labels |
+(($pod.tolerations // []) + [
+  { key: "node.kubernetes.io/not-ready", operator: "Exists", effect: "NoExecute" },
+  { key: "node.kubernetes.io/unreachable", operator: "Exists", effect: "NoExecute" }
+]) as $tolerations |
+[
+if ($pod.nodeName // "") != "" and $pod.nodeName != $node.metadata.name then "its pods are for node \($pod.nodeName)"
+else empty end,
+($pod.nodeSelector // {} | to_entries[] | select($labels[.key] != .value) | "nodeSelector \(.key)=\(.value) does not match"),
+($pod.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms // null |
+  if . == null or any(.[]; term($labels; { "metadata.name": $node.metadata.name })) then empty
+  else "its required node affinity does not match" end),
+($node.spec.taints // [] | .[] | select(.effect == "NoExecute") | . as $taint |
+  select(any($tolerations[]; tolerates($taint)) | not) |
+  "taint \(.key)\(if .value then "=" + .value else "" end):NoExecute is not tolerated")
+] | .[0] // empty
+'
+
+# node_unwanted: true when the DaemonSet in $STATE_DIR/api.json no longer wants a pod on this node
+# (a nodeSelector, affinity or toleration change: its controller deletes the pod and starts none
+# here). Reads the Node; when it cannot read or judge it, the node is taken as wanted.
+node_unwanted() {
+  [ -n "${NODE_INIT_NODE_NAME:-}" ] || { log "no node name: cannot tell whether the DaemonSet still selects this node"; return 1; }
+  cat "$STATE_DIR/api.json" >"$STATE_DIR/daemonset.json"
+  api GET "/api/v1/nodes/$NODE_INIT_NODE_NAME" || return 1
+  [ "$API_CODE" = 200 ] || { log "cannot read node $NODE_INIT_NODE_NAME (HTTP $API_CODE): taking it as still selected"; return 1; }
+  why=$(jq -rs "$UNWANTED" "$STATE_DIR/daemonset.json" "$STATE_DIR/api.json" 2>&1) ||
+    { log "cannot tell whether the DaemonSet still selects this node ($why): taking it as selected"; return 1; }
+  [ -n "$why" ] || return 1
+  log "the DaemonSet no longer selects this node: $why"
 }
 
 # watch_owner: from run's start, a watch on the release's node-init ConfigMap (this script; it
@@ -782,17 +808,19 @@ rewatch_owner() {
   release_term
 }
 
-# owner_gone: true when our release is being removed (uninstall, or nodeInit.enabled=false): our
-# ConfigMap's deletion seen by the watch, or the API's answer now that our DaemonSet is gone or
-# being deleted. A restart, an update, an unreachable API and an answer that cannot tell (401,
-# 403) keep the rules.
-owner_gone() {
+# rules_unwanted: true when this node's rules must go with this pod: our release is being removed
+# (uninstall, or nodeInit.enabled=false: our ConfigMap's deletion seen by the watch, or the API's
+# answer now that our DaemonSet is gone or being deleted), or our DaemonSet no longer selects this
+# node. A restart, an update, an unreachable API and an answer that cannot tell (401, 403) keep
+# the rules.
+rules_unwanted() {
   [ "$OWNER" != / ] || { log "no DaemonSet configured: keeping rules"; return 1; }
   [ ! -e "$STATE_DIR/owner-deleted" ] || { log "node-init's ConfigMap deleted (seen by the watch): the release is being removed"; return 0; }
   api GET "/apis/apps/v1/namespaces/$NODE_INIT_NAMESPACE/daemonsets/$NODE_INIT_DAEMONSET" || { log "keeping rules"; return 1; }
   case $API_CODE in
     200) if [ -n "$(deletion_timestamp)" ]; then log "DaemonSet is being deleted"; return 0; fi
-      log "DaemonSet still exists: keeping rules (restart or update)"; return 1 ;;
+      ! node_unwanted || return 0
+      log "DaemonSet still exists and selects this node: keeping rules (restart or update)"; return 1 ;;
     404) log "DaemonSet is gone (HTTP 404)"; return 0 ;;
     401 | 403)
       # An uninstall deletes the RBAC, then the ConfigMap: give the watch a moment to tell.
@@ -1008,8 +1036,8 @@ release_term() {
 
 on_term() {
   log "stopping"
-  # Decided while the watch on our ConfigMap still runs (owner_gone may wait for it).
-  if owner_gone; then gone=1; else gone=""; fi
+  # Decided while the watch on our ConfigMap still runs (rules_unwanted may wait for it).
+  if rules_unwanted; then gone=1; else gone=""; fi
   stop_helpers
   [ -z "$gone" ] || delete
   exit 0
@@ -1022,7 +1050,7 @@ on_term() {
 # else (kube-proxy rewriting its Service rules) never reaches the shell but for the one
 # "# new generation" line of each transaction (see EVENTS).
 run() {
-  require curl mkfifo
+  require curl mkfifo jq
   TICKER="" MONITOR="" FILTER="" REPORTER="" OWNER_WATCH="" OWNER_FILTER="" OWNER_WATCHED="" STOP="" pending="" ticks=0
   LINE_BUFFERED=no
   if printf 'x\n' | grep --line-buffered -q x 2>/dev/null; then LINE_BUFFERED=yes; fi

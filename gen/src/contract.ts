@@ -183,7 +183,7 @@ const nodeInit = obj("node-init: a DaemonSet that makes every node's ports 80/44
   resyncSeconds: int("Seconds between full checks of the rules, the safety net: changes to the ruleset (a flush, a firewall reload, kube-proxy's NodePort addresses) wake node-init at once through `nft monitor`.",
     30, { minimum: 5, maximum: 3600 }),
   image: image("node-init's own image (images/node-init: the programs node-init.sh runs, from Debian packages), at the chart's version and pinned by digest.",
-    "ghcr.io/edge-chart/edge-node-init", "0.1.0", "sha256:d636b4727b98aec6c66ef316b65df3d7089e1a7390bbb471e75f6e2928315f61"),
+    "ghcr.io/edge-chart/edge-node-init", "0.1.0", "sha256:dcbb0a121c202fccc02e08dfccd356b6e47f5a37b00682f910dbee605421d363"),
   resources: resources("Resources of each node-init container. Its only disk use is its log (the kubelet rotates container logs at 10Mi by default); its state lives in memory.",
     { cpu: ["10m", "100m"], memory: ["16Mi", "64Mi"], ephemeralStorage: ["16Mi", "64Mi"] }),
   nodeSelector: map("Nodes that get node-init (and so answer on 80/443).", {}, { type: "string" }),

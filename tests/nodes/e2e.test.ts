@@ -179,6 +179,35 @@ describe.each(setups)("nodes > edge on two real nodes, kube-proxy in $mode mode,
     await nodes!.control.waitFor(async () => (await nodeInitPods()).filter(ready).length === 2 && served(0) && served(1), "node-init back to its defaults on both nodes", 90);
   }, 360_000);
 
+  it("should remove node-init's table from a node the DaemonSet no longer selects, closing only that node's :80, and serve there again once it is selected", async () => {
+    const access = hostAccess === "hostPID" ? ["--set", "nodeInit.hostAccess=hostPID"] : [];
+    const upgrade = (set: string[]) => nodes!.control.helmAsync(helm.path, ["upgrade", "edge", scratchChart(), ...imageValues, ...access, ...set, "--wait", "--timeout", "120s"]);
+    const nodeA = (await nodes!.control.api("GET", "/api/v1/nodes/edge-node-a")).body as { metadata: { labels: Record<string, string> } };
+    const hostname = nodeA.metadata.labels["kubernetes.io/hostname"];
+    expect(hostname).toBeTruthy();
+    const [a, b] = nodes!.nodes;
+    const logs = await recordNodeInitLogs();
+    try {
+      const r = await upgrade(["--set-string", `nodeInit.nodeSelector.kubernetes\\.io/hostname=${hostname}`]);
+      expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+      await b!.waitFor(() => !b!.hasNodeInitTable(), "node-init's table to go from node b", 60)
+        .catch((e: Error) => { throw new Error(`${e.message}; node-init's log on node b:\n${logs.log(b!.name)}`); });
+      expect(logs.log(b!.name)).toContain("the DaemonSet no longer selects this node: nodeSelector kubernetes.io/hostname=");
+    } finally {
+      logs.stop();
+    }
+    expect(nodes!.curl(`http://${nodes!.address(1)}/`)).toMatch(/^ERR 7 /);
+    // Kong's NodePort on node b is kube-proxy's, not node-init's: still served.
+    expect(nodes!.curl(`http://${nodes!.address(1)}:30080/`)).toMatch(/^kong-stand-in /);
+    // Node a keeps its table and serves; its pod is replaced (the template changed) and Ready.
+    expect(a!.hasNodeInitTable()).toBe(true);
+    expect(nodes!.curl(`http://${nodes!.address(0)}/`)).toMatch(/^kong-stand-in /);
+    await nodes!.control.waitFor(async () => (await nodeInitPods()).filter(ready).map((p) => p.spec.nodeName).join() === "edge-node-a", "one Ready node-init pod, on node a", 60);
+    const r = await upgrade([]);
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    await nodes!.control.waitFor(async () => (await nodeInitPods()).filter(ready).length === 2 && nodes!.curl(`http://${nodes!.address(1)}/`).startsWith("kong-stand-in"), "node b selected and serving again", 90);
+  }, 300_000);
+
   it("should not redirect a pod's outbound request to port 80 of an address outside the node", async () => {
     nodes!.serveOnClient("external", 80);
     const out = await nodes!.runPod("edge-node-a", "outbound", nodeInitImage, ["curl", "-sS", "--max-time", "5", `http://${lan.client}/`]);

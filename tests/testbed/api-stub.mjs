@@ -1,5 +1,5 @@
 // Stands in for the Kubernetes API calls node-init makes, inside the testbed's node namespace:
-// GET its DaemonSet, watch its ConfigMap (metadata only), and POST Events. The release's state is
+// GET its DaemonSet and its Node, watch its ConfigMap (metadata only), and POST Events. The release's state is
 // read from STATE_FILE (at each request, and every 100 ms for an open watch):
 //   exists       the DaemonSet exists
 //   annotated    it exists, with labels and annotations that merely mention deletionTimestamp
@@ -12,6 +12,13 @@
 //                an established watch stays open and silent, as the API server's does
 //   unauthorized the same with 401 (an authentication webhook outage); a request without a
 //                token gets 401 in every state
+// and, for a node the DaemonSet may no longer select (GET of the Node; in every other state the
+// DaemonSet selects it: a nodeSelector, a Gt and DoesNotExist affinity, a NoSchedule taint it
+// does not tolerate, a NoExecute taint its controller tolerates):
+//   unselected   its nodeSelector names a label the node lacks
+//   unaffine     no term of its required node affinity matches (a NotIn, a matchFields)
+//   evicting     the node has a NoExecute taint its tolerations do not cover
+//   nodeforbidden unselected, and the GET of the Node gets 403
 // Every request is appended to STATE_FILE.requests as a JSON line (method, url, accept,
 // authorization, body).
 // Usage: node api-stub.mjs PORT STATE_FILE
@@ -31,8 +38,33 @@ function daemonSet(name, state) {
       annotations: { deletionTimestamp: "2026-01-01T00:00:00Z", note: '{"deletionTimestamp":"2026-01-01T00:00:00Z"}' },
     } : {}),
   };
-  const template = { metadata: { annotations: { "example.com/deletionTimestamp": "x" } } };
+  const template = { metadata: { annotations: { "example.com/deletionTimestamp": "x" } }, spec: podSpec(state) };
   return { kind: "DaemonSet", apiVersion: "apps/v1", metadata, spec: { template } };
+}
+
+/** The DaemonSet's pod template spec: what decides which nodes it selects. */
+function podSpec(state) {
+  const nodeSelector = { "kubernetes.io/os": "linux", ...(state === "unselected" || state === "nodeforbidden" ? { "edge.example.com/ingress": "true" } : {}) };
+  const nodeSelectorTerms = state === "unaffine" ? [
+    { matchExpressions: [{ key: "kubernetes.io/hostname", operator: "NotIn", values: ["node-a"] }] },
+    { matchFields: [{ key: "metadata.name", operator: "In", values: ["node-b"] }] },
+  ] : [
+    { matchExpressions: [{ key: "gpu", operator: "Exists" }] },
+    { matchExpressions: [{ key: "tier", operator: "Gt", values: ["5"] }, { key: "gpu", operator: "DoesNotExist" }] },
+  ];
+  const tolerations = [{ key: "dedicated", operator: "Equal", value: "other", effect: "NoSchedule" }];
+  return { nodeSelector, affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms } } }, tolerations };
+}
+
+/** The Node `name`: labels and taints. */
+function node(name, state) {
+  const taints = [
+    { key: "dedicated", value: "edge", effect: "NoSchedule" },
+    { key: "node.kubernetes.io/not-ready", effect: "NoExecute" },
+    ...(state === "evicting" ? [{ key: "edge.example.com/maintenance", value: "true", effect: "NoExecute" }] : []),
+  ];
+  const labels = { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", tier: "7" };
+  return { kind: "Node", apiVersion: "v1", metadata: { name, labels }, spec: { taints } };
 }
 
 /** A watch of the ConfigMap `name` as PartialObjectMetadata, until it is deleted. */
@@ -67,6 +99,12 @@ createServer((req, res) => {
     const selected = /^metadata\.name=([a-z0-9-]+)$/.exec(url.searchParams.get("fieldSelector") ?? "")?.[1];
     if (req.method === "GET" && list && url.searchParams.get("watch") === "1" && selected) {
       watch(res, selected);
+      return;
+    }
+    const nodeGet = /^\/api\/v1\/nodes\/([a-z0-9.-]+)$/.exec(url.pathname);
+    if (req.method === "GET" && nodeGet) {
+      if (state === "nodeforbidden") res.writeHead(403).end(JSON.stringify({ kind: "Status", code: 403 }));
+      else res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(node(nodeGet[1], state)));
       return;
     }
     const get = /^\/apis\/apps\/v1\/namespaces\/[a-z0-9-]+\/daemonsets\/([a-z0-9-]+)$/.exec(url.pathname);

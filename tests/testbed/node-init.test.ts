@@ -211,7 +211,8 @@ describe.each(modes)("node-init > rules under kube-proxy %s mode", (mode) => {
     const apiPort = "16443";
     const apiState = join(tb.dir, "api-state");
     const resync = 2;
-    const api = { NODE_INIT_API_URL: `http://127.0.0.1:${apiPort}`, NODE_INIT_RESYNC_SECONDS: String(resync) };
+    // The node's name comes from the downward API in the chart.
+    const api = { NODE_INIT_API_URL: `http://127.0.0.1:${apiPort}`, NODE_INIT_RESYNC_SECONDS: String(resync), NODE_INIT_NODE_NAME: "node-a" };
     // A check or an apply may take seconds on a loaded 2-core machine: allow two resyncs plus that.
     const withinResync = 2 * resync + 15;
     // Ruleset changes wake `run` at once (nft monitor); `npm run bench` measures how fast. The
@@ -284,7 +285,7 @@ echo $(( $(date +%s%N) - start ))`).stdout.trim();
       // The log line precedes the repair, but its pipe is read only when the event loop runs.
       await tb.waitFor(() => r.log().includes("drift: table inet edge_node_init is missing; re-applying"), "the drift logged");
       expect(await r.stop()).toBe(0);
-      expect(r.log()).toContain("DaemonSet still exists: keeping rules");
+      expect(r.log()).toContain("DaemonSet still exists and selects this node: keeping rules");
     });
 
     it("should repair within a second while every probe of Kong hangs (the probe never holds up the loop)", async () => {
@@ -519,6 +520,35 @@ iptables-nft -t nat -F KUBE-SVC-CHURN; iptables-nft -t nat -X KUBE-SVC-CHURN`,
       expect(tb.ruleset()).toBe(without);
     });
 
+    // What a nodeSelector, affinity or toleration change does to a node: the DaemonSet's
+    // controller deletes its pod and starts none there again.
+    it.each([
+      ["unselected", "nodeSelector edge.example.com/ingress=true does not match"],
+      ["unaffine", "its required node affinity does not match"],
+      ["evicting", "taint edge.example.com/maintenance=true:NoExecute is not tolerated"],
+    ])("should remove the rules when stopped and the DaemonSet no longer selects the node (%s)", async (state, why) => {
+      writeFileSync(apiState, "exists");
+      verb(tb, ni, "delete");
+      const without = tb.ruleset();
+      const r = await watching(api);
+      writeFileSync(apiState, state);
+      expect(await r.stop()).toBe(0);
+      expect(r.log()).toContain(`the DaemonSet no longer selects this node: ${why}`);
+      expect(r.log()).toContain("rules removed");
+      expect(tb.ruleset()).toBe(without);
+      writeFileSync(apiState, "exists");
+    });
+
+    it("should keep the rules when stopped and the DaemonSet may no longer select the node but the Node cannot be read", async () => {
+      writeFileSync(apiState, "exists");
+      const r = await watching(api);
+      writeFileSync(apiState, "nodeforbidden");
+      expect(await r.stop()).toBe(0);
+      expect(r.log()).toContain("cannot read node node-a (HTTP 403): taking it as still selected");
+      expect(verb(tb, ni, "check").status).toBe(0);
+      writeFileSync(apiState, "exists");
+    });
+
     it("should leave another release's table alone: withhold, name its owner, never re-apply over it or remove it, and take over once it is gone", async () => {
       writeFileSync(apiState, "exists");
       verb(tb, ni, "delete");
@@ -554,7 +584,7 @@ iptables-nft -t nat -F KUBE-SVC-CHURN; iptables-nft -t nat -X KUBE-SVC-CHURN`,
       writeFileSync(apiState, "annotated");
       const r = await watching(api);
       expect(await r.stop()).toBe(0);
-      expect(r.log()).toContain("DaemonSet still exists: keeping rules");
+      expect(r.log()).toContain("DaemonSet still exists and selects this node: keeping rules");
       expect(verb(tb, ni, "check").status).toBe(0);
       writeFileSync(apiState, "exists");
     });
@@ -566,14 +596,16 @@ iptables-nft -t nat -F KUBE-SVC-CHURN; iptables-nft -t nat -X KUBE-SVC-CHURN`,
       try {
         const r = await watching(api);
         expect(await r.stop()).toBe(0);
-        // The watch on its ConfigMap (metadata only), from the start, and the GET when stopped.
+        // The watch on its ConfigMap (metadata only), from the start; when stopped, the GET of
+        // its DaemonSet and of its Node.
         const sent = requests();
         expect(sent[0]?.accept).toBe("application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1");
         expect(sent.map((q) => q.url)).toEqual([
           expect.stringMatching(/^\/api\/v1\/namespaces\/[a-z0-9-]+\/configmaps\?watch=1&fieldSelector=metadata\.name%3D[a-z0-9-]+&timeoutSeconds=\d+$/),
           expect.stringMatching(/^\/apis\/apps\/v1\/namespaces\/[a-z0-9-]+\/daemonsets\/[a-z0-9-]+$/),
+          "/api/v1/nodes/node-a",
         ]);
-        expect(sent.map((q) => q.authorization)).toEqual([`Bearer ${secret}`, `Bearer ${secret}`]);
+        expect(sent.map((q) => q.authorization)).toEqual([`Bearer ${secret}`, `Bearer ${secret}`, `Bearer ${secret}`]);
         // The one place the script names the header feeds curl's --config from stdin.
         const script = readFileSync(ni.script, "utf8");
         expect(script.match(/Authorization/g)).toHaveLength(1);
