@@ -1098,8 +1098,14 @@ run() {
         ;;
       "owner watch ended") rewatch_owner ;;
       "owner watch failed")
-        [ "$OWNER_WATCHED" = no ] || log "cannot watch node-init's ConfigMap (no answer, or not allowed): when stopped, only the DaemonSet's answer tells an uninstall; trying again at every tick"
-        OWNER_WATCHED=no
+        # The first failure of a streak is tried again a second later (an API server briefly
+        # away, a pod whose network is not up yet), then at every tick.
+        if [ "$OWNER_WATCHED" != no ]; then
+          log "cannot watch node-init's ConfigMap (no answer, or not allowed): when stopped, only the DaemonSet's answer tells an uninstall; trying again now, then at every tick"
+          OWNER_WATCHED=no
+          sleep 1
+          rewatch_owner
+        fi
         ;;
       "# new generation"*)
         case $pending in
