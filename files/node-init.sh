@@ -2,9 +2,10 @@
 # edge node-init: make this network namespace's own addresses answer on the public ports
 # (80/443) by sending that traffic to Kong's NodePorts (30080/30443).
 #
-# Verbs: apply | check | delete | run | status | ready | alive. The script acts on the network
-# namespace it runs in; entering the node's namespace is the container command's job (nsenter or
-# hostNetwork). `ready` and `alive`, the probes, read files of the pod only.
+# Verbs: apply | check | delete | run | status | ready | alive | serve-metrics. The script acts on
+# the network namespace it runs in; entering the node's namespace is the container command's job
+# (nsenter or hostNetwork). `ready` and `alive`, the probes, read files of the pod only;
+# `serve-metrics` (the metrics container, non-root) serves the file the others write.
 #
 # Configuration, all from the environment (set as literal values by the chart, validated here):
 #   NODE_INIT_PORTS           "80:30080 443:30443"  public port:NodePort pairs
@@ -18,6 +19,9 @@
 #                             the DaemonSet whose deletion (uninstall, nodeInit.enabled=false)
 #                             makes `run` remove the rules when it is stopped
 #   NODE_INIT_API_URL         Kubernetes API base URL (default: from KUBERNETES_SERVICE_HOST/PORT)
+#   NODE_INIT_METRICS_ADDRESS, NODE_INIT_METRICS_PORT
+#                             where `serve-metrics` listens (the pod's IP: the node's own address
+#                             under hostNetwork)
 #
 # How the rules work: one nftables table of our own (inet family: IPv4 and IPv6) with chains on
 # the prerouting and output hooks. Method `nftables` rewrites the destination port of a new
@@ -515,6 +519,7 @@ rules() {
 install() {
   mkdir -p "$STATE_DIR"
   rm -f "$STATE_DIR/error"
+  APPLIED=$(date +%s)
   if [ -n "$BLOCKED" ]; then
     remove_table || true
     RECORDED=""
@@ -522,6 +527,7 @@ install() {
     printf '%s\n' "$BLOCKED" >"$STATE_DIR/withheld"
     intent >"$STATE_DIR/intent"
     log "no rules installed: $BLOCKED"
+    metrics
     return 0
   fi
   ruleset | nft -f - || die "nft rejected the ruleset (method $USE)"
@@ -535,6 +541,62 @@ install() {
     rm -f "$STATE_DIR/withheld"
     log "rules in place: $SERVED; IPv4: $(served "$NODEPORTS4"); IPv6: $(served "$NODEPORTS6")"
   fi
+  metrics
+}
+
+# metrics: this node's state in Prometheus text format, in $STATE_DIR/metrics/metrics, which
+# `serve-metrics` serves: the rules installed per public port and address family, the ports
+# withheld and why, repairs, plan errors, the last apply and the last probe of each address and
+# port. Written whole, then renamed: a scrape never reads half of it.
+metrics() {
+  mkdir -p "$STATE_DIR/metrics"
+  case $BLOCKED in
+    "") why="" ;;
+    "no kube-proxy"*) why=no_kube_proxy ;;
+    *"belongs to another release"*) why=other_release ;;
+    *) why="" ;; # every port taken: each port's own reason, from WITHHELD
+  esac
+  probes=/dev/null
+  [ ! -s "$STATE_DIR/probe" ] || probes=$STATE_DIR/probe
+  printf '%s\n' "$WITHHELD" | awk -v ports="$PORTS" -v served=" $SERVED " -v v4="$NODEPORTS4" -v v6="$NODEPORTS6" \
+    -v blocked="$BLOCKED" -v why="$why" -v repairs="$REPAIRS" -v errors="$PLAN_ERRORS" -v applied="${APPLIED:-0}" '
+    function help(name, type, text) { printf "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type }
+    FILENAME == "-" {
+      if (!NF) next
+      reason[$1] = $0 ~ /CNI hostPort/ ? "hostport" : "listener"
+      next
+    }
+    # probe lines: "probe URL: HTTP 200, ..." or "probe URL: failed: ..."
+    $1 == "probe" {
+      url = $2; sub(/:$/, "", url); sub(/^[a-z]+:\/\//, "", url); sub(/\/$/, "", url)
+      port = url; sub(/.*:/, "", port)
+      address = substr(url, 1, length(url) - length(port) - 1); gsub(/[][]/, "", address)
+      probe[++probes] = sprintf("edge_node_init_probe_success{address=\"%s\",port=\"%s\"} %d", address, port, $3 == "HTTP")
+    }
+    END {
+      n = split(ports, p, " ")
+      help("edge_node_init_rules_installed", "gauge", "1 when node-init forwards this public port to its NodePort on this node, for this address family.")
+      for (i = 1; i <= n; i++) {
+        split(p[i], q, ":")
+        on = blocked == "" && index(served, " " p[i] " ") > 0
+        printf "edge_node_init_rules_installed{port=\"%s\",nodeport=\"%s\",family=\"ipv4\"} %d\n", q[1], q[2], on && v4 != ""
+        printf "edge_node_init_rules_installed{port=\"%s\",nodeport=\"%s\",family=\"ipv6\"} %d\n", q[1], q[2], on && v6 != ""
+      }
+      help("edge_node_init_rules_withheld", "gauge", "1 when node-init withholds this public port on purpose: hostport (a CNI hostPort), listener (a host process), no_kube_proxy, other_release (another release of edge owns the table).")
+      for (i = 1; i <= n; i++) {
+        split(p[i], q, ":")
+        r = why != "" ? why : reason[q[1]]
+        if (r != "") printf "edge_node_init_rules_withheld{port=\"%s\",reason=\"%s\"} 1\n", q[1], r
+      }
+      help("edge_node_init_repairs_total", "counter", "Times node-init re-applied its rules after they drifted (a flush, a firewall reload).")
+      printf "edge_node_init_repairs_total %d\n", repairs
+      help("edge_node_init_plan_errors_total", "counter", "Times node-init could not read what decides its rules (the pod is un-Ready meanwhile).")
+      printf "edge_node_init_plan_errors_total %d\n", errors
+      help("edge_node_init_last_apply_timestamp_seconds", "gauge", "When node-init last installed its rules or decided to withhold them.")
+      printf "edge_node_init_last_apply_timestamp_seconds %d\n", applied
+      help("edge_node_init_probe_success", "gauge", "1 when the last request from this node to this address and public port got an HTTP answer (through the rules and Kong).")
+      for (i = 1; i <= probes; i++) print probe[i]
+    }' - "$probes" >"$STATE_DIR/metrics/.metrics" && mv "$STATE_DIR/metrics/.metrics" "$STATE_DIR/metrics/metrics"
 }
 
 # apply: plan and install. Withheld rules (no kube-proxy yet, a hostPort or a host listener on a
@@ -940,6 +1002,8 @@ reconcile() {
     mkdir -p "$STATE_DIR"
     printf 'cannot read what decides the rules: %s\n' "$NFT_ERROR" >"$STATE_DIR/error"
     echo 2 >"$STATE_DIR/tick"
+    PLAN_ERRORS=$((PLAN_ERRORS + 1))
+    metrics
     return 0
   fi
   rm -f "$STATE_DIR/error"
@@ -958,6 +1022,7 @@ reconcile() {
 repair() {
   if ! intact; then
     log "drift: $REASON; re-applying"
+    REPAIRS=$((REPAIRS + 1))
     install
   fi
 }
@@ -1090,6 +1155,8 @@ run() {
             *) reconcile ;;
           esac
         fi
+        # The reporter's last probe, into the metrics.
+        metrics
         ;;
       "owner deleted") log "node-init's ConfigMap deleted: the release is being removed; the rules go when this pod stops" ;;
       "owner watched")
@@ -1124,8 +1191,38 @@ run() {
   done
 }
 
+# serve_metrics: the metrics container's command, as its non-root user: mini_httpd serves
+# $STATE_DIR/metrics (the one file `metrics` writes) on NODE_INIT_METRICS_ADDRESS, port
+# NODE_INIT_METRICS_PORT. When it cannot listen (the port taken on the node) it says so and tries
+# again every 10 s, never crash-looping: an un-Ready pod would stop the DaemonSet's rollout.
+serve_metrics() {
+  address=${NODE_INIT_METRICS_ADDRESS:-} port=${NODE_INIT_METRICS_PORT:-}
+  valid_port "$port" || die "NODE_INIT_METRICS_PORT: '$port' is not a port (1-65535)"
+  valid_ipv4_cidr "$address/32" || valid_ipv6_cidr "$address/128" ||
+    die "NODE_INIT_METRICS_ADDRESS: '$address' is not an IPv4 or IPv6 address"
+  server=""
+  trap 'kill "$server" 2>/dev/null; exit 0' TERM INT
+  while :; do
+    if [ -d "$STATE_DIR/metrics" ]; then
+      log "serving metrics on $address port $port"
+      mini_httpd -D -h "$address" -p "$port" -d "$STATE_DIR/metrics" &
+      server=$!
+      wait "$server" || true
+      log "metrics server ended (is port $port taken on $address?); starting it again in 10 s"
+    fi
+    sleep 10 &
+    server=$!
+    wait "$server" || true
+  done
+}
+
 verb=${1:-}
-require nft ip awk grep sort
+if [ "$verb" = serve-metrics ]; then
+  require mini_httpd
+  serve_metrics
+fi
+require nft ip awk grep sort mv
+REPAIRS=0 PLAN_ERRORS=0
 load_config
 case $verb in
   apply) apply ;;
@@ -1135,5 +1232,5 @@ case $verb in
   run) run ;;
   status) status ;;
   alive) reason=$(alive) || { echo "$reason" >&2; exit 1; } ;;
-  *) echo "usage: $0 apply|check|delete|run|status|ready|alive" >&2; exit 2 ;;
+  *) echo "usage: $0 apply|check|delete|run|status|ready|alive|serve-metrics" >&2; exit 2 ;;
 esac

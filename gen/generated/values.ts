@@ -602,6 +602,57 @@ export interface EdgeValues {
     podAnnotations: {
       [k: string]: string | undefined;
     };
+    /**
+     * node-init's metrics in Prometheus text format (README "Metrics"): rules installed and withheld per port, repairs, plan errors, the last apply and probe results, served by a non-root container of the pod on the pod's IP, which under `hostNetwork` is the node's own address.
+     */
+    metrics: {
+      /**
+       * Serve the metrics. Off by default: under `hostNetwork` it opens a port on every node's own address (never on the others).
+       */
+      enabled: boolean;
+      /**
+       * Port of the metrics server. Under `hostNetwork` it is a port of every node: pick one free on all of them, outside `cluster.nodePortRange`.
+       */
+      port: number;
+      /**
+       * NetworkPolicy `from` peers admitted to the metrics port (under `hostPID`; NetworkPolicy does not govern `hostNetwork` pods). The default admits every namespace.
+       */
+      scrapeFrom: unknown[];
+      /**
+       * A Prometheus Operator ServiceMonitor, and the headless Service it reads, for the metrics.
+       */
+      serviceMonitor: {
+        /**
+         * Create them (needs the monitoring.coreos.com CRDs and `nodeInit.metrics.enabled`).
+         */
+        enabled: boolean;
+        /**
+         * Scrape interval.
+         */
+        interval: string;
+        /**
+         * Labels of the ServiceMonitor (what your Prometheus selects).
+         */
+        labels: {
+          [k: string]: string | undefined;
+        };
+      };
+      /**
+       * A Prometheus Operator PrometheusRule with node-init's alerts: a port withheld for 10 minutes, a repair storm, plan errors.
+       */
+      prometheusRule: {
+        /**
+         * Create it (needs the monitoring.coreos.com CRDs and `nodeInit.metrics.enabled`).
+         */
+        enabled: boolean;
+        /**
+         * Labels of the PrometheusRule (what your Prometheus selects).
+         */
+        labels: {
+          [k: string]: string | undefined;
+        };
+      };
+    };
   };
   /**
    * cert-manager integration: issues the certificate of Kong's admission webhook, so every render of the chart is the same.

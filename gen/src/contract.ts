@@ -183,7 +183,7 @@ const nodeInit = obj("node-init: a DaemonSet that makes every node's ports 80/44
   resyncSeconds: int("Seconds between full checks of the rules, the safety net: changes to the ruleset (a flush, a firewall reload, kube-proxy's NodePort addresses) wake node-init at once through `nft monitor`.",
     30, { minimum: 5, maximum: 3600 }),
   image: image("node-init's own image (images/node-init: the programs node-init.sh runs, from Debian packages), at the chart's version and pinned by digest.",
-    "ghcr.io/edge-chart/edge-node-init", "0.1.0", "sha256:dcbb0a121c202fccc02e08dfccd356b6e47f5a37b00682f910dbee605421d363"),
+    "ghcr.io/edge-chart/edge-node-init", "0.1.0", "sha256:d02b0adf76c617e820efbe37fd7d34811ad9d777fbf0bde4ba1574da112d7cfd"),
   resources: resources("Resources of each node-init container. Its only disk use is its log (the kubelet rotates container logs at 10Mi by default); its state lives in memory.",
     { cpu: ["10m", "100m"], memory: ["16Mi", "64Mi"], ephemeralStorage: ["16Mi", "64Mi"] }),
   nodeSelector: map("Nodes that get node-init (and so answer on 80/443).", {}, { type: "string" }),
@@ -198,6 +198,21 @@ const nodeInit = obj("node-init: a DaemonSet that makes every node's ports 80/44
   priorityClassName: str("Priority class; node-critical so the rules are kept on a full node. Empty for none.", "system-node-critical",
     { pattern: re.dnsSubdomainOrEmpty, maxLength: 253 }),
   podAnnotations: map("Annotations added to node-init pods.", {}, { type: "string" }),
+  metrics: obj("node-init's metrics in Prometheus text format (README \"Metrics\"): rules installed and withheld per port, repairs, plan errors, the last apply and probe results, served by a non-root container of the pod on the pod's IP, which under `hostNetwork` is the node's own address.", {
+    enabled: bool("Serve the metrics. Off by default: under `hostNetwork` it opens a port on every node's own address (never on the others).", false),
+    port: port("Port of the metrics server. Under `hostNetwork` it is a port of every node: pick one free on all of them, outside `cluster.nodePortRange`.", 9850, 1024),
+    scrapeFrom: passthrough("NetworkPolicy `from` peers admitted to the metrics port (under `hostPID`; NetworkPolicy does not govern `hostNetwork` pods). The default admits every namespace.",
+      [{ namespaceSelector: {} }]),
+    serviceMonitor: obj("A Prometheus Operator ServiceMonitor, and the headless Service it reads, for the metrics.", {
+      enabled: bool("Create them (needs the monitoring.coreos.com CRDs and `nodeInit.metrics.enabled`).", false),
+      interval: str("Scrape interval.", "30s", { pattern: "^[0-9]+(ms|s|m|h)$" }),
+      labels: map("Labels of the ServiceMonitor (what your Prometheus selects).", {}, { type: "string" }),
+    }),
+    prometheusRule: obj("A Prometheus Operator PrometheusRule with node-init's alerts: a port withheld for 10 minutes, a repair storm, plan errors.", {
+      enabled: bool("Create it (needs the monitoring.coreos.com CRDs and `nodeInit.metrics.enabled`).", false),
+      labels: map("Labels of the PrometheusRule (what your Prometheus selects).", {}, { type: "string" }),
+    }),
+  }),
 });
 
 const namespaceSwitch = (which: string): Node =>

@@ -43,6 +43,14 @@ const alternates: Record<string, unknown> = {
   "nodeInit.affinity": { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: "edge", operator: "Exists" }] }] } } },
   "nodeInit.priorityClassName": "",
   "nodeInit.podAnnotations": { "example.com/note": "x" },
+  "nodeInit.metrics.enabled": true,
+  "nodeInit.metrics.port": 9851,
+  "nodeInit.metrics.scrapeFrom": [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }],
+  "nodeInit.metrics.serviceMonitor.enabled": true, // without metrics on: rendering fails, naming nodeInit.metrics
+  "nodeInit.metrics.serviceMonitor.interval": "15s",
+  "nodeInit.metrics.serviceMonitor.labels": { release: "prometheus" },
+  "nodeInit.metrics.prometheusRule.enabled": true, // without metrics on: rendering fails, naming nodeInit.metrics
+  "nodeInit.metrics.prometheusRule.labels": { release: "prometheus" },
   "certManager.enabled": true, // without the webhook on: rendering fails, naming certManager
   "certManager.issuer.kind": "ClusterIssuer",
   "certManager.issuer.name": "corporate-ca",
@@ -60,6 +68,11 @@ const alternates: Record<string, unknown> = {
 const context: Record<string, string[]> = {
   "certManager.issuer.kind": ["certManager.enabled=true", "kong.ingressController.admissionWebhook.enabled=true", "certManager.issuer.name=corporate-ca"],
   "certManager.issuer.name": ["certManager.enabled=true", "kong.ingressController.admissionWebhook.enabled=true"],
+  "nodeInit.metrics.port": ["nodeInit.metrics.enabled=true"],
+  "nodeInit.metrics.scrapeFrom": ["nodeInit.metrics.enabled=true"],
+  "nodeInit.metrics.serviceMonitor.interval": ["nodeInit.metrics.enabled=true", "nodeInit.metrics.serviceMonitor.enabled=true"],
+  "nodeInit.metrics.serviceMonitor.labels": ["nodeInit.metrics.enabled=true", "nodeInit.metrics.serviceMonitor.enabled=true"],
+  "nodeInit.metrics.prometheusRule.labels": ["nodeInit.metrics.enabled=true", "nodeInit.metrics.prometheusRule.enabled=true"],
 };
 /** Leaves the chart does not read itself, and why. */
 const notRead: Record<string, string> = {

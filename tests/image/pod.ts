@@ -103,9 +103,9 @@ export class ImagePod {
  * setpriv from the machine, with the libraries it loads, copied into the pod's tree at /.setpriv:
  * it runs after the chroot (chroot itself needs CAP_SYS_CHROOT) to leave the command exactly the
  * capabilities a runtime would, and then execs the image's own programs. Returns the wrap for
- * ImagePod.argv that leaves `caps` (Kubernetes names, e.g. NET_ADMIN).
+ * ImagePod.argv that leaves `caps` (Kubernetes names, e.g. NET_ADMIN), as `uid` (and its gid) if given.
  */
-export function capabilityDrop(pod: ImagePod, caps: readonly string[]): string[] {
+export function capabilityDrop(pod: ImagePod, caps: readonly string[], options: { uid?: number } = {}): string[] {
   const dir = join(pod.root, ".setpriv");
   const loader = "/.setpriv/ld.so";
   mkdirSync(dir, { recursive: true });
@@ -118,5 +118,6 @@ export function capabilityDrop(pod: ImagePod, caps: readonly string[]): string[]
   }
   copyFileSync(setpriv, join(dir, "setpriv"));
   const list = ["-all", ...caps.map((c) => `+${c.toLowerCase()}`)].join(",");
-  return [loader, "--library-path", "/.setpriv", "/.setpriv/setpriv", `--bounding-set=${list}`, "--inh-caps=-all", "--ambient-caps=-all", "--"];
+  const user = options.uid === undefined ? [] : [`--reuid=${options.uid}`, `--regid=${options.uid}`, "--clear-groups"];
+  return [loader, "--library-path", "/.setpriv", "/.setpriv/setpriv", ...user, `--bounding-set=${list}`, "--inh-caps=-all", "--ambient-caps=-all", "--"];
 }

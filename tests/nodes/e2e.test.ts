@@ -43,7 +43,7 @@ function machineState(): { ruleset: string; links: string; sysctls: Record<strin
 interface Pod {
   metadata: { name: string; namespace: string; uid: string; deletionTimestamp?: string };
   spec: { nodeName?: string };
-  status: { phase?: string; conditions?: { type: string; status: string }[]; containerStatuses?: { name: string; containerID?: string }[] };
+  status: { phase?: string; podIP?: string; conditions?: { type: string; status: string }[]; containerStatuses?: { name: string; containerID?: string }[] };
 }
 
 /** What node-init's Events hold that the tests read. */
@@ -206,6 +206,40 @@ describe.each(setups)("nodes > edge on two real nodes, kube-proxy in $mode mode,
     const r = await upgrade([]);
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     await nodes!.control.waitFor(async () => (await nodeInitPods()).filter(ready).length === 2 && nodes!.curl(`http://${nodes!.address(1)}/`).startsWith("kong-stand-in"), "node b selected and serving again", 90);
+  }, 300_000);
+
+  it(`should serve node-init's metrics from each pod's IP (${hostAccess === "hostNetwork" ? "the node's own address" : "the pod network"}) as a non-root container: the rules installed per port and family, and the probe through Kong`, async () => {
+    const access = hostAccess === "hostPID" ? ["--set", "nodeInit.hostAccess=hostPID"] : [];
+    const upgrade = (set: string[]) => nodes!.control.helmAsync(helm.path, ["upgrade", "edge", scratchChart(), ...imageValues, ...access, ...set, "--wait", "--timeout", "120s"]);
+    let r = await upgrade(["--set", "nodeInit.metrics.enabled=true"]);
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    const withMetrics = async () => (await nodeInitPods()).filter((p) => ready(p) && p.status.containerStatuses?.some((c) => c.name === "metrics"));
+    await nodes!.control.waitFor(async () => (await withMetrics()).length === 2, "both node-init pods Ready with their metrics container", 90);
+    for (const pod of await withMetrics()) {
+      const node = nodes!.nodes.find((n) => n.name === pod.spec.nodeName)!;
+      const i = nodes!.nodes.indexOf(node);
+      if (hostAccess === "hostNetwork") expect(pod.status.podIP).toBe(nodes!.address(i));
+      const url = `http://${pod.status.podIP}:9850/metrics`;
+      let text = "";
+      await node.waitFor(() => {
+        text = node.exec("curl", ["-sS", "--max-time", "2", url]).stdout;
+        return text.includes('edge_node_init_probe_success{address="');
+      }, `node-init's metrics with a probe result on ${node.name}`, 60).catch((e: Error) => { throw new Error(`${e.message}; last answer:\n${text}`); });
+      expect(text).toContain('edge_node_init_rules_installed{port="80",nodeport="30080",family="ipv4"} 1');
+      expect(text).toContain('edge_node_init_rules_installed{port="443",nodeport="30443",family="ipv4"} 1');
+      expect(text).toMatch(/^edge_node_init_repairs_total 0$/m);
+      expect(text).toContain(`edge_node_init_probe_success{address="${nodes!.address(i)}",port="80"} 1`);
+      // The metrics container runs as nobody, with no capability, as the kernel sees it.
+      const id = pod.status.containerStatuses!.find((c) => c.name === "metrics")!.containerID!.replace(/^containerd:\/\//, "");
+      const { status } = node.containerProcess(id);
+      expect(status.Uid).toMatch(/^65534\s+65534\s+65534\s+65534$/);
+      expect(status.CapEff).toBe("0000000000000000");
+    }
+    // Under hostNetwork it listens on the node's address only: not on its loopback.
+    if (hostAccess === "hostNetwork") expect(nodes!.nodes[0]!.exec("curl", ["-sS", "--max-time", "2", "http://127.0.0.1:9850/metrics"]).status).toBe(7);
+    r = await upgrade([]);
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    await nodes!.control.waitFor(async () => (await nodeInitPods()).filter((p) => ready(p) && p.status.containerStatuses?.length === 1).length === 2, "node-init back to one container on both nodes", 90);
   }, 300_000);
 
   it("should not redirect a pod's outbound request to port 80 of an address outside the node", async () => {

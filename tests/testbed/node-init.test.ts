@@ -7,9 +7,10 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { capabilityDrop } from "../image/pod.js";
 import { removeScratchCharts } from "../lib/chart.js";
 import { requirePrograms, run } from "../lib/tools.js";
-import { type NodeInit, renderNodeInit, runsInNode, sessionProcesses, startRun, stopRuns, verb, verbOnHost } from "./node-init.js";
+import { imagePod, inPod, type NodeInit, renderNodeInit, runsInNode, sessionProcesses, startRun, stopRuns, verb, verbOnHost } from "./node-init.js";
 import { addr, inNs, type ProxyMode, shIn, Testbed } from "./testbed.js";
 
 if (process.getuid?.() !== 0) throw new Error("node-init > rules: the netns testbed needs root (CI runs as root)");
@@ -248,6 +249,8 @@ echo $(( $(date +%s%N) - start ))`).stdout.trim();
       return times.sort((a, b) => a - b)[1]!;
     };
     const deleteTable = () => "nft delete table inet edge_node_init";
+    /** The metrics file `run` keeps in the pod's state. */
+    const metricsText = () => readFileSync(join(tb.dir, "state", "metrics", "metrics"), "utf8");
     /** Starts `run` and waits until it watches the ruleset. */
     const watching = async (env: Record<string, string>) => {
       const r = startRun(tb, ni, env);
@@ -286,6 +289,56 @@ echo $(( $(date +%s%N) - start ))`).stdout.trim();
       await tb.waitFor(() => r.log().includes("drift: table inet edge_node_init is missing; re-applying"), "the drift logged");
       expect(await r.stop()).toBe(0);
       expect(r.log()).toContain("DaemonSet still exists and selects this node: keeping rules");
+    });
+
+    it("should keep its state as Prometheus metrics (rules per port and family, repairs, probes) and serve them with serve-metrics, as nobody, on the one address it is given", async () => {
+      writeFileSync(apiState, "exists");
+      const r = await watching(eventOnly);
+      let text = metricsText();
+      for (const [port, nodePort] of [["80", "30080"], ["443", "30443"]]) {
+        for (const family of ["ipv4", "ipv6"]) expect(text).toContain(`edge_node_init_rules_installed{port="${port}",nodeport="${nodePort}",family="${family}"} 1`);
+      }
+      expect(text).not.toContain("edge_node_init_rules_withheld{");
+      expect(text).toMatch(/^edge_node_init_repairs_total 0$/m);
+      expect(text).toMatch(/^edge_node_init_plan_errors_total 0$/m);
+      const applied = Number(/^edge_node_init_last_apply_timestamp_seconds (\d+)$/m.exec(text)?.[1]);
+      expect(Math.abs(applied - Date.now() / 1000)).toBeLessThan(60);
+      // Every sample has its HELP and TYPE.
+      const names = [...text.matchAll(/^(edge_[a-z_]+)[{ ]/gm)].map((m) => m[1]);
+      for (const name of new Set(names)) expect(text).toMatch(new RegExp(`^# TYPE ${name} (gauge|counter)$`, "m"));
+      expect(repairSeconds(deleteTable())).toBeLessThan(withinEvent);
+      await tb.waitFor(() => /^edge_node_init_repairs_total 1$/m.test(metricsText()), "the repair counted");
+      // The probe's last result, once a tick has passed.
+      expect(await r.stop()).toBe(0);
+      const ticking = await watching({ ...api, NODE_INIT_RESYNC_SECONDS: "1" });
+      await tb.waitFor(() => metricsText().includes(`edge_node_init_probe_success{address="${addr.node4}",port="80"} 1`), "the probe in the metrics", withinResync);
+      text = metricsText();
+      expect(text).toContain(`edge_node_init_probe_success{address="${addr.node6}",port="80"} 1`);
+
+      // The metrics container: non-root, no capability, the node's IPv4 address only.
+      const wrap = capabilityDrop(imagePod(tb), [], { uid: 65534 });
+      const { argv, env } = inPod(tb, ni, [...wrap, "/bin/sh", "/scripts/node-init.sh", "serve-metrics"],
+        { NODE_INIT_METRICS_ADDRESS: addr.node4, NODE_INIT_METRICS_PORT: "19850" });
+      const server = spawn("ip", ["netns", "exec", tb.node, ...argv], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+      let said = "";
+      server.stdout.on("data", (d) => (said += d));
+      server.stderr.on("data", (d) => (said += d));
+      try {
+        await tb.waitFor(() => tb.curl(tb.client, `http://${addr.node4}:19850/metrics`).includes("edge_node_init_repairs_total"), "the metrics served")
+          .catch((e: Error) => { throw new Error(`${e.message}; serve-metrics said:\n${said}`); });
+        expect(tb.curl(tb.client, `http://${addr.secondary4}:19850/metrics`)).toMatch(/^ERR 7/);
+        expect(tb.curl(tb.client, `http://[${addr.node6}]:19850/metrics`)).toMatch(/^ERR 7/);
+        const httpd = run("ip", ["netns", "pids", tb.node]).stdout.split(/\s+/).filter(Boolean).find((pid) => {
+          try { return readFileSync(`/proc/${pid}/cmdline`, "latin1").startsWith("mini_httpd\0"); } catch { return false; }
+        });
+        expect(httpd, "mini_httpd running in the node").toBeDefined();
+        const status = readFileSync(`/proc/${httpd}/status`, "utf8");
+        expect(status).toMatch(/^Uid:\s+65534\s+65534\s+65534\s+65534$/m);
+        expect(status).toMatch(/^CapEff:\s+0+$/m);
+      } finally {
+        try { process.kill(-server.pid!, "SIGKILL"); } catch { /* ended */ }
+      }
+      expect(await ticking.stop()).toBe(0);
     });
 
     it("should repair within a second while every probe of Kong hangs (the probe never holds up the loop)", async () => {
@@ -398,6 +451,10 @@ iptables-nft -t nat -F KUBE-SVC-CHURN; iptables-nft -t nat -X KUBE-SVC-CHURN`,
         expect(verb(tb, ni, "status").stdout).toContain(`rules: rules withheld: ${why}`);
         await tb.waitFor(() => r.log().includes(`rules in place for 443:30443 only, withheld: ${why}`), "the reason logged");
         await tb.waitFor(() => events().some((e) => e.reason === "RulesWithheld"), "the Event sent");
+        const text = metricsText();
+        expect(text).toContain('edge_node_init_rules_withheld{port="80",reason="hostport"} 1');
+        expect(text).toContain('edge_node_init_rules_installed{port="80",nodeport="30080",family="ipv4"} 0');
+        expect(text).toContain('edge_node_init_rules_installed{port="443",nodeport="30443",family="ipv4"} 1');
       } finally {
         tb.removeHostPort(portmap);
       }

@@ -4,7 +4,7 @@
  * Tests run exactly this, inside a Testbed namespace.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ImagePod } from "../image/pod.js";
 import { type K8sObject, render } from "../lib/chart.js";
@@ -38,8 +38,10 @@ export function renderNodeInit(dir: string, set: string[] = []): NodeInit {
     if (!o) throw new Error(`no node-init ${kind} rendered`);
     return o;
   };
+  // As the ConfigMap volume mounts it (defaultMode 0555): the metrics container's user reads it.
   const script = join(dir, "node-init.sh");
-  writeFileSync(script, (find("ConfigMap").data as Record<string, string>)["node-init.sh"]!);
+  writeFileSync(script, (find("ConfigMap").data as Record<string, string>)["node-init.sh"]!, { mode: 0o555 });
+  chmodSync(dir, 0o755);
   const spec = (find("DaemonSet").spec as { template: { spec: { initContainers: Container[]; containers: Container[] } & NodeInit["podSpec"] } }).template.spec;
   const init = spec.initContainers[0]!;
   const main = spec.containers[0]!;
@@ -55,6 +57,13 @@ export function containerEnv(ni: NodeInit, overrides: Record<string, string> = {
 /** A copy of the image's tree per testbed, made on first use and removed with the testbed's folder. */
 const pods = new Map<string, ImagePod>();
 
+/** The testbed's copy of the image's tree. */
+export function imagePod(tb: Testbed): ImagePod {
+  let pod = pods.get(tb.dir);
+  if (!pod) pods.set(tb.dir, (pod = new ImagePod(join(tb.dir, "image"))));
+  return pod;
+}
+
 /**
  * The argv and environment of `command` in a container of the node-init image, in the node's
  * network namespace (hostNetwork): the rendered script read-only at /scripts, NODE_INIT_STATE_DIR
@@ -62,8 +71,7 @@ const pods = new Map<string, ImagePod>();
  * environment plus `overrides`.
  */
 export function inPod(tb: Testbed, ni: NodeInit, command: readonly string[], overrides: Record<string, string> = {}): { argv: string[]; env: NodeJS.ProcessEnv } {
-  let pod = pods.get(tb.dir);
-  if (!pod) pods.set(tb.dir, (pod = new ImagePod(join(tb.dir, "image"))));
+  const pod = imagePod(tb);
   const { NODE_INIT_STATE_DIR: state = join(tb.dir, "state"), ...env } = overrides;
   const serviceAccount = join(tb.dir, "serviceaccount");
   for (const d of [state, serviceAccount]) mkdirSync(d, { recursive: true });
