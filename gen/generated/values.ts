@@ -698,7 +698,11 @@ export interface EdgeValues {
      */
     enabled: boolean;
     /**
-     * More NetworkPolicy ingress rules for Kong's pods (e.g. to reach the status port from a monitoring namespace).
+     * NetworkPolicy `from` peers admitted to Kong's metrics: its status listener (`kong.status.http.containerPort`, 8100) and the ingress controller's metrics port (10255), the two targets of the Kong chart's ServiceMonitor (`kong.serviceMonitor.enabled`). Empty admits nobody.
+     */
+    metricsFrom: unknown[];
+    /**
+     * More NetworkPolicy ingress rules for Kong's pods.
      */
     extraIngress: unknown[];
   };

@@ -230,7 +230,8 @@ const certManager = obj("cert-manager integration: issues the certificate of Kon
 
 const networkPolicy = obj("NetworkPolicies: Kong's pods admit proxy traffic (and the admission webhook when on), nothing else; node-init's namespace admits no traffic in or out (node-init works in the node's network namespace).", {
   enabled: bool("Create the NetworkPolicies. CNIs without NetworkPolicy support ignore them.", true),
-  extraIngress: passthrough("More NetworkPolicy ingress rules for Kong's pods (e.g. to reach the status port from a monitoring namespace).", []),
+  metricsFrom: passthrough("NetworkPolicy `from` peers admitted to Kong's metrics: its status listener (`kong.status.http.containerPort`, 8100) and the ingress controller's metrics port (10255), the two targets of the Kong chart's ServiceMonitor (`kong.serviceMonitor.enabled`). Empty admits nobody.", []),
+  extraIngress: passthrough("More NetworkPolicy ingress rules for Kong's pods.", []),
 });
 
 const helmTest = obj("The `helm test` pod: checks that Kong's proxy answers through its Service.", {

@@ -57,6 +57,7 @@ const alternates: Record<string, unknown> = {
   "podDisruptionBudget.enabled": false,
   "podDisruptionBudget.maxUnavailable": 2,
   "networkPolicy.enabled": false,
+  "networkPolicy.metricsFrom": [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }],
   "networkPolicy.extraIngress": [{ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }] }],
   "helmTest.enabled": false,
   "helmTest.image.repository": "registry.example:5000/mirror/curl",
