@@ -889,7 +889,7 @@ describe("node-init > script input", () => {
     const bin = join(tb.dir, "busybox-bin");
     mkdirSync(bin);
     const { busybox } = requirePrograms("busybox");
-    for (const applet of ["sh", "awk", "cat", "date", "grep", "mkdir", "rm", "sleep", "sort", "wc"]) symlinkSync(busybox, join(bin, applet));
+    for (const applet of ["sh", "awk", "cat", "date", "grep", "mkdir", "mv", "rm", "sleep", "sort", "wc"]) symlinkSync(busybox, join(bin, applet));
     for (const tool of ["nft", "ip", "curl"]) symlinkSync(run("sh", ["-c", `command -v ${tool}`]).stdout.trim(), join(bin, tool));
     // A bare namespace has no kube-proxy: force the method so there are rules to install.
     const env = { PATH: bin, NODE_INIT_METHOD: "nftables", NODE_INIT_SOURCE_RANGES: "192.0.2.0/24 2001:db8::/32", NODE_INIT_INTERFACES: "eth*" };
