@@ -194,6 +194,18 @@ export class NodeCluster {
   }
 
   /**
+   * Serves HTTP as a host process of node `i` (outside any pod: an nginx left on the node) on the
+   * node's address; returns what ends it.
+   */
+  serveOnNode(i: number, name: string, port: number): () => void {
+    const node = this.nodes[i]!;
+    const child = spawn("setpriv", ["--pdeathsig", "SIGKILL", "--", "nsenter", `--net=/proc/${node.pid}/ns/net`, "--",
+      process.execPath, join(repoRoot, "tests", "testbed", "server.mjs"), `${name}@${this.address(i)}:${port}`], { stdio: "ignore" });
+    this.servers.push(child);
+    return () => child.kill("SIGKILL");
+  }
+
+  /**
    * Runs a pod on `node` (default namespace) until it ends; returns what its container wrote to
    * stdout, read from the node's pod logs (the API server cannot reach a kubelet here).
    */

@@ -345,6 +345,26 @@ describe.each(setups)("nodes > edge on two real nodes, kube-proxy in $mode mode,
   }, 300_000);
 
 
+  it("should withhold :80 on a node where a host process listens on it (an old nginx), keep it Ready, say why in an Event, and serve :80 again once the process stops", async () => {
+    const events = async () => ((await nodes!.control.api("GET", "/api/v1/namespaces/edge-node-init/events")).body as { items: NodeInitEvent[] }).items;
+    const stop = nodes!.serveOnNode(1, "host-nginx", 80);
+    try {
+      // node-init looks at the node's sockets at every resync: until then its rewrite shadows the process.
+      await nodes!.control.waitFor(async () => nodes!.curl(`http://${nodes!.address(1)}/`).startsWith("host-nginx 80 "), "node b :80 answered by the host process", 90);
+      const refusing = (await nodeInitPods()).find((p) => p.spec.nodeName === "edge-node-b")!;
+      expect(ready(refusing)).toBe(true);
+      const why = `port 80: a host process listens on ${nodes!.address(1)}:80`;
+      await nodes!.control.waitFor(async () => (await events()).some((e) => e.reason === "RulesWithheld" && e.involvedObject.name === refusing.metadata.name && e.message.includes(why)), "the RulesWithheld Event naming the process", 30)
+        .catch(async (e: Error) => { throw new Error(`${e.message}; Events: ${JSON.stringify((await events()).map((x) => [x.reason, x.involvedObject.name, x.message]))}`); });
+      // :443 and node a are still Kong's.
+      expect(nodes!.curl(`https://${nodes!.address(1)}/`, ["--insecure"])).toMatch(/^kong-stand-in \S+ :8443/);
+      expect(nodes!.curl(`http://${nodes!.address(0)}/`)).toMatch(/^kong-stand-in \S+ :8000/);
+    } finally {
+      stop();
+    }
+    await nodes!.control.waitFor(async () => nodes!.curl(`http://${nodes!.address(1)}/`).startsWith("kong-stand-in"), "node b :80 served by Kong again", 60);
+  }, 240_000);
+
   it("should keep the rules and port 80 when a node-init pod is deleted, and the new pod takes over", async () => {
     const [old] = (await nodeInitPods()).filter((p) => p.spec.nodeName === "edge-node-a");
     const node = nodes!.nodes[0]!;
