@@ -362,8 +362,16 @@ plan() {
   fi
   NODEPORTS4=$(nodeport_addresses 4) || { NFT_ERROR="cannot list kube-proxy's IPv4 NodePort addresses: $NFT_ERROR"; return 1; }
   NODEPORTS6=$(nodeport_addresses 6) || { NFT_ERROR="cannot list kube-proxy's IPv6 NodePort addresses: $NFT_ERROR"; return 1; }
-  ipvs_addresses 4 || return 1
-  ipvs_addresses 6 || return 1
+  # kube-ipvs0's addresses (one per Service: thousands on a large cluster) are read again only
+  # when run's address monitor reported a change (or is not running), so a tick costs the same
+  # whatever the number of Services.
+  if [ "$MODE" != ipvs ] || [ "$SERVICES_READ" != ipvs ] || [ -e "$STATE_DIR/kube-ipvs0-changed" ]; then
+    SERVICES_READ=""
+    rm -f "$STATE_DIR/kube-ipvs0-changed"
+    ipvs_addresses 4 || return 1
+    ipvs_addresses 6 || return 1
+    [ -z "$ADDRESS_MONITOR" ] || SERVICES_READ=$MODE
+  fi
   hostport_claims || return 1
   host_listeners || return 1
   WITHHELD=$(printf '%s\n%s\n' "$CLAIMS" "$LISTENING" | awk 'NF && !seen[$0]++' | sort -n)
@@ -932,10 +940,10 @@ alive() {
 }
 
 # watch: start the event sources `run` waits on, writing lines into one FIFO read on fd 3:
-# `nft monitor` (every ruleset change; a transaction ends with a "# new generation" line), the
-# watch on our ConfigMap (watch_owner) and a ticker (`tick` every period in $STATE_DIR/tick: the
-# safety net, and the only signal for iptables-legacy rules and IPVS Service addresses, which
-# nftables does not report).
+# `nft monitor` (every ruleset change; a transaction ends with a "# new generation" line), `ip
+# monitor address` (kube-ipvs0's Service addresses), the watch on our ConfigMap (watch_owner) and
+# a ticker (`tick` every period in $STATE_DIR/tick: the safety net, and the only signal for
+# iptables-legacy rules, which nftables does not report).
 watch() {
   fifo="$STATE_DIR/events"
   rm -f "$fifo"
@@ -969,10 +977,13 @@ watch() {
 EVENTS='^# new generation|table ip6? (kube-proxy|nat|cni_hostport)( |$)| kube-proxy nodeport-ips| nat (KUBE-SERVICES|CNI-)| cni_hostport | inet edge_node_init( |$)'
 
 # start_monitor: nft monitor into a FIFO of its own, filtered by grep into the events FIFO.
-# Without a grep that line-buffers (busybox), cat passes every line instead.
+# Without a grep that line-buffers (busybox), cat passes every line instead. Then ip monitor,
+# whose changes of kube-ipvs0's addresses (and lost messages: "No buffer space") awk reduces to
+# one "kube-ipvs0 changed" line until `plan` has read them: kube-proxy binding thousands of
+# Service addresses wakes run once per plan, not once per address.
 start_monitor() {
-  rm -f "$STATE_DIR/monitor"
-  mkfifo -m 600 "$STATE_DIR/monitor"
+  rm -f "$STATE_DIR/monitor" "$STATE_DIR/addresses"
+  mkfifo -m 600 "$STATE_DIR/monitor" "$STATE_DIR/addresses"
   nft monitor >"$STATE_DIR/monitor" 2>/dev/null &
   MONITOR=$!
   if [ "$LINE_BUFFERED" = yes ]; then
@@ -981,10 +992,25 @@ start_monitor() {
     cat <"$STATE_DIR/monitor" >"$STATE_DIR/events" &
   fi
   FILTER=$!
+  # Not -o: its one-line form ends a message with the next one.
+  ip monitor address >"$STATE_DIR/addresses" 2>&1 &
+  ADDRESS_MONITOR=$!
+  # shellcheck disable=SC2086 # no option, or one option and its argument
+  awk $AWK_LINES -v flag="$STATE_DIR/kube-ipvs0-changed" '/kube-ipvs0|No buffer space/ {
+    missing = (getline line <flag) < 0
+    close(flag)
+    if (missing) { printf "" >flag; close(flag); print "kube-ipvs0 changed"; fflush() }
+  }' <"$STATE_DIR/addresses" >"$STATE_DIR/events" &
+  ADDRESS_FILTER=$!
+  # What changed before the monitor listened: read again, now.
+  SERVICES_READ=""
+  [ "$MODE" != ipvs ] || echo "kube-ipvs0 changed" >"$STATE_DIR/events"
 }
 
-# monitoring: true while nft monitor and its filter both run.
-monitoring() { kill -0 "$MONITOR" 2>/dev/null && kill -0 "$FILTER" 2>/dev/null; }
+# monitoring: true while both monitors and their filters run.
+monitoring() {
+  for pid in "$MONITOR" "$FILTER" "$ADDRESS_MONITOR" "$ADDRESS_FILTER"; do kill -0 "$pid" 2>/dev/null || return 1; done
+}
 
 # The ticker's period: every 2 s while rules are withheld (kube-proxy in iptables-legacy mode
 # sends no event when it starts; a host process that frees a port sends none either), else every
@@ -1078,7 +1104,7 @@ report() {
 # handler and lose the signal (it would then wait forever on a FIFO): what is left after a second
 # is killed.
 stop_helpers() {
-  set -- $TICKER $MONITOR $FILTER ${REPORTER:-} $OWNER_WATCH $OWNER_FILTER
+  set -- $TICKER $MONITOR $FILTER $ADDRESS_MONITOR $ADDRESS_FILTER ${REPORTER:-} $OWNER_WATCH $OWNER_FILTER
   [ $# -gt 0 ] || return 0
   kill "$@" 2>/dev/null || true
   for try in 1 2 3 4 5 6 7 8 9 10; do
@@ -1110,15 +1136,19 @@ on_term() {
 
 # run: apply, then wait for events: repair at once when a transaction touches our table, plan
 # again when it touches what decides the plan (kube-proxy's tables and NodePort addresses, the
-# nat table's KUBE-SERVICES, CNI hostPort chains and tables). A tick checks the table, and plans
+# nat table's KUBE-SERVICES, CNI hostPort chains and tables) or kube-ipvs0's Service addresses
+# change (ip monitor). A tick checks the table, and plans
 # again (every tick where nftables cannot report the change, every tenth elsewhere). Anything
 # else (kube-proxy rewriting its Service rules) never reaches the shell but for the one
 # "# new generation" line of each transaction (see EVENTS).
 run() {
   require curl mkfifo jq
-  TICKER="" MONITOR="" FILTER="" REPORTER="" OWNER_WATCH="" OWNER_FILTER="" OWNER_WATCHED="" STOP="" pending="" ticks=0
+  TICKER="" MONITOR="" FILTER="" ADDRESS_FILTER="" REPORTER="" OWNER_WATCH="" OWNER_FILTER="" OWNER_WATCHED="" STOP="" pending="" ticks=0
   LINE_BUFFERED=no
   if printf 'x\n' | grep --line-buffered -q x 2>/dev/null; then LINE_BUFFERED=yes; fi
+  # mawk reads a pipe in blocks, waiting for a full one, unless told to read it line by line.
+  AWK_LINES=""
+  if awk -W interactive 'BEGIN { exit }' </dev/null 2>/dev/null; then AWK_LINES="-W interactive"; fi
   trap on_term TERM INT
   apply
   set_tick
@@ -1135,8 +1165,8 @@ run() {
         ticks=$((ticks + 1))
         [ -z "$OWNER_WATCH" ] || owner_watching || rewatch_owner
         if ! monitoring; then
-          log "nft monitor exited; restarting it"
-          kill "$MONITOR" "$FILTER" 2>/dev/null || true
+          log "nft monitor or ip monitor exited; restarting them"
+          kill "$MONITOR" "$FILTER" "$ADDRESS_MONITOR" "$ADDRESS_FILTER" 2>/dev/null || true
           hold_term
           start_monitor
           release_term
@@ -1174,6 +1204,7 @@ run() {
           rewatch_owner
         fi
         ;;
+      "kube-ipvs0 changed") reconcile ;;
       "# new generation"*)
         case $pending in
           plan) reconcile ;;
@@ -1222,7 +1253,7 @@ if [ "$verb" = serve-metrics ]; then
   serve_metrics
 fi
 require nft ip awk grep sort mv
-REPAIRS=0 PLAN_ERRORS=0
+REPAIRS=0 PLAN_ERRORS=0 ADDRESS_MONITOR="" SERVICES_READ=""
 load_config
 case $verb in
   apply) apply ;;

@@ -415,6 +415,27 @@ iptables-nft -t nat -F KUBE-SVC-CHURN; iptables-nft -t nat -X KUBE-SVC-CHURN`,
       expect(await r.stop()).toBe(0);
     });
 
+    it.runIf(mode === "ipvs")("should follow the Service addresses kube-proxy binds to kube-ipvs0 and unbinds, without a tick", async () => {
+      const r = await watching(eventOnly);
+      const services = () => inNs(tb.node, "nft", ["list", "set", "inet", "edge_node_init", "services4"]).stdout;
+      const added = "10.96.77.77";
+      // What kube-proxy does for a new Service, then for many at once (one sync binds them all).
+      inNs(tb.node, "ip", ["addr", "add", `${added}/32`, "dev", "kube-ipvs0"]);
+      await tb.waitFor(() => services().includes(added), "the new Service address in services4", withinEvent);
+      const batch = join(tb.dir, "ipvs-batch");
+      writeFileSync(batch, Array.from({ length: 500 }, (_, i) => `addr add 10.97.${i >> 8}.${i & 255}/32 dev kube-ipvs0\n`).join(""));
+      inNs(tb.node, "ip", ["-batch", batch]);
+      await tb.waitFor(() => services().includes("10.97.1.243"), "the last of 500 Service addresses in services4", withinEvent);
+      // 500 addresses woke run a few times, not once per address.
+      expect(r.log().split("\n").filter((l) => l.includes("plan changed")).length).toBeLessThan(20);
+      writeFileSync(batch, readFileSync(batch, "utf8").replaceAll("addr add", "addr del"));
+      inNs(tb.node, "ip", ["-batch", batch]);
+      inNs(tb.node, "ip", ["addr", "del", `${added}/32`, "dev", "kube-ipvs0"]);
+      await tb.waitFor(() => !services().includes(added) && !services().includes("10.97."), "the unbound addresses out of services4", withinEvent);
+      expect(services()).toContain(addr.service4);
+      expect(await r.stop()).toBe(0);
+    });
+
     it.runIf(mode === "nftables")("should follow kube-proxy's nodeport-ips as its addresses change, withholding :80 while the secondary address's listener would be shadowed", async () => {
       const r = await watching(eventOnly);
       const secondary443 = `http://${addr.secondary4}:443/`;
