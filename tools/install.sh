@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs what the tests need and a fresh machine lacks.
 # A tool already on PATH is reused when its version matches; a built one is kept until the pin changes.
-# Usage: sh tools/install.sh [system] [helm] [cluster] [node] [lint] [argocd]
+# Usage: sh tools/install.sh [system] [helm] [cluster] [node] [lint] [argocd] [registry]
 #   system: the Debian packages of the programs in tools/programs.tsv that are not on PATH
 #     (apt-get, so root; only when something is missing).
 #   helm (the default): helm3, helm4, helm-unittest and psa-check, built from the Go module proxy
@@ -16,6 +16,8 @@
 #     files/node-init.sh for the image tests).
 #   argocd: Argo CD's one binary (tools/argocd), linked as argocd-application-controller and
 #     argocd-repo-server, for the Argo CD tests.
+#   registry: CNCF Distribution's registry, cosign and oras, for the OCI tests (chart and images
+#     pushed, signed, verified and pulled).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/tools/versions.env"
@@ -240,6 +242,16 @@ argocd_tools() {
   done
 }
 
+# registry_tools: each at its release, with the version stamps of its release build (Makefile
+# LDFLAGS; oras reads its version from the build info).
+registry_tools() {
+  go_release "$bin" "$DISTRIBUTION_VERSION" "-X github.com/distribution/distribution/v3/version.version=$DISTRIBUTION_VERSION" \
+    github.com/distribution/distribution/v3/cmd/registry
+  go_release "$bin" "$COSIGN_VERSION" "-X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION" \
+    github.com/sigstore/cosign/v3/cmd/cosign
+  go_release "$bin" "$ORAS_VERSION" "" oras.land/oras/cmd/oras
+}
+
 lint_tools() {
   go_install github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION"
   go_install mvdan.cc/sh/v3/cmd/shfmt "$SHFMT_VERSION"
@@ -254,6 +266,7 @@ for group in "$@"; do
     node) node_tools ;;
     lint) lint_tools ;;
     argocd) argocd_tools ;;
-    *) echo "usage: sh tools/install.sh [system] [helm] [cluster] [node] [lint] [argocd]" >&2; exit 2 ;;
+    registry) registry_tools ;;
+    *) echo "usage: sh tools/install.sh [system] [helm] [cluster] [node] [lint] [argocd] [registry]" >&2; exit 2 ;;
   esac
 done

@@ -5,7 +5,7 @@
  * from afterAll, and a SIGKILL to every group still alive when the test process exits.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, mkdirSync, readFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 interface Daemon {
@@ -33,11 +33,13 @@ export class Daemons {
   start(name: string, path: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): ChildProcess {
     if (this.daemons.some((d) => d.name === name)) throw new Error(`daemons: ${name} is already running`);
     mkdirSync(join(this.dir, "logs"), { recursive: true });
-    const log = createWriteStream(this.logFile(name), { flags: "a" });
-    const child = spawn(path, args, { stdio: ["ignore", "pipe", "pipe"], cwd: options.cwd ?? this.dir, env: options.env ?? process.env, detached: true });
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
-    const closed = new Promise<void>((resolve) => child.on("close", () => log.end(resolve)));
+    // The log file itself, not a pipe through this process: a test blocked in a synchronous
+    // spawn (helm, oras) would stop draining the pipe, and a daemon that logs every request would
+    // block on it.
+    const log = openSync(this.logFile(name), "a");
+    const child = spawn(path, args, { stdio: ["ignore", log, log], cwd: options.cwd ?? this.dir, env: options.env ?? process.env, detached: true });
+    closeSync(log);
+    const closed = new Promise<void>((resolve) => child.on("close", () => resolve()));
     const daemon = { name, child, closed };
     this.daemons.push(daemon);
     alive.add(daemon);
