@@ -17,6 +17,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { kongChart, removeScratchCharts, scratchChart } from "../lib/chart.js";
 import { helms, requirePrograms, run } from "../lib/tools.js";
 import { builtImage } from "../image/image.js";
+import { Registry } from "../registry/registry.js";
 import { goImage, lan, NodeCluster, repositoryAndTag, standInValues } from "./cluster.js";
 import { kubeletSysctls, type PortmapBackend, type ProxyMode } from "./node.js";
 
@@ -24,8 +25,11 @@ if (process.getuid?.() !== 0) throw new Error("nodes > e2e: needs root (CI runs 
 requirePrograms("ip", "nft", "curl", "tar");
 
 const kong = kongChart();
+const chartVersion = /^version: *(\S+)/m.exec(readFileSync(join(repoRoot, "Chart.yaml"), "utf8"))![1]!;
+/** The digest the chart pins node-init's image by. */
+const chartDigest = /^ {4}digest: *"?(sha256:[0-9a-f]{64})/m.exec(readFileSync(join(repoRoot, "values.yaml"), "utf8"))![1]!;
 /** node-init's image, imported into each node: a pod that runs curl. */
-const nodeInitImage = `ghcr.io/edge-chart/edge-node-init:${/^version: *(\S+)/m.exec(readFileSync(join(repoRoot, "Chart.yaml"), "utf8"))![1]}`;
+const nodeInitImage = `ghcr.io/edge-chart/edge-node-init:${chartVersion}`;
 const helm = helms[0];
 const standIn = goImage("kong-stand-in");
 const [standInRepository, standInTag] = repositoryAndTag(standIn.name);
@@ -42,8 +46,8 @@ function machineState(): { ruleset: string; links: string; sysctls: Record<strin
 
 interface Pod {
   metadata: { name: string; namespace: string; uid: string; deletionTimestamp?: string };
-  spec: { nodeName?: string };
-  status: { phase?: string; podIP?: string; conditions?: { type: string; status: string }[]; containerStatuses?: { name: string; containerID?: string }[] };
+  spec: { nodeName?: string; containers: { name: string; image: string }[] };
+  status: { phase?: string; podIP?: string; conditions?: { type: string; status: string }[]; containerStatuses?: { name: string; containerID?: string; imageID: string }[] };
 }
 
 /** What node-init's Events hold that the tests read. */
@@ -240,6 +244,41 @@ describe.each(setups)("nodes > edge on two real nodes, kube-proxy in $mode mode,
     r = await upgrade([]);
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     await nodes!.control.waitFor(async () => (await nodeInitPods()).filter((p) => ready(p) && p.status.containerStatuses?.length === 1).length === 2, "node-init back to one container on both nodes", 90);
+  }, 300_000);
+
+  it("should pull node-init by the chart's digest from a registry mirror filled by the README's air-gapped steps", async () => {
+    // The mirror: a registry on the nodes' lan (its gateway address), HTTPS with its own CA, which
+    // each node's containerd trusts through a hosts.toml, as an air-gapped cluster's nodes would.
+    const registry = new Registry({ netns: nodes!.lanNs, address: lan.gateway, port: 5000 });
+    try {
+      await registry.start();
+      for (const node of nodes!.nodes) registry.hostsToml(node.registryConfigPath);
+      // The release's image archive copied into the mirror (README: `oras cp --from-oci-layout`).
+      const digest = registry.pushArchive(join(builtImage().out, "edge-node-init.oci.tar"), chartVersion, "edge/edge-node-init");
+      expect(digest).toBe(chartDigest);
+      const repository = `${registry.host}/edge/edge-node-init`;
+      const access = hostAccess === "hostPID" ? ["--set", "nodeInit.hostAccess=hostPID"] : [];
+      const oldNodeInit = new Set((await nodeInitPods()).map((p) => p.metadata.uid));
+      const r = nodes!.helm(helm.path, ["upgrade", "edge", scratchChart(), ...imageValues, ...access,
+        "--set", `nodeInit.image.repository=${repository}`, "--wait", "--timeout", "180s"]);
+      expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+      await nodes!.control.waitFor(async () => {
+        const now = await nodeInitPods();
+        return now.length === 2 && now.every((p) => !oldNodeInit.has(p.metadata.uid) && ready(p));
+      }, "both node-init pods replaced and Ready", 120);
+      for (const pod of await nodeInitPods()) {
+        expect(pod.spec.containers.find((c) => c.name === "node-init")!.image).toBe(`${repository}:${chartVersion}@${chartDigest}`);
+        expect(pod.status.containerStatuses!.find((c) => c.name === "node-init")!.imageID).toMatch(new RegExp(`@${chartDigest}$`));
+      }
+      // Each node resolved the image by its digest at the mirror (the CRI then names it by the
+      // first name it has for those bytes, the one imported at the node's start).
+      // containerd resolves with HEAD and fetches only what its content store lacks.
+      const pulls = registry.log().split("\n").filter((l) => new RegExp(`"(HEAD|GET) /v2/edge/edge-node-init/manifests/${chartDigest} `).test(l));
+      for (const node of nodes!.nodes) expect(pulls.some((l) => l.startsWith(`${node.options.address} `)), `a pull from ${node.name} in:\n${pulls.join("\n")}`).toBe(true);
+      for (const i of [0, 1]) expect(nodes!.curl(`http://${nodes!.address(i)}/`)).toMatch(/^kong-stand-in /);
+    } finally {
+      await registry.stop();
+    }
   }, 300_000);
 
   it("should not redirect a pod's outbound request to port 80 of an address outside the node", async () => {

@@ -106,12 +106,14 @@ export class Node {
   }
 
   get name(): string { return this.options.name; }
+  /** containerd's registry configuration folder (certs.d): one folder per registry host. */
+  get registryConfigPath(): string { return this.path("certs.d"); }
   private path(...p: string[]): string { return join(this.options.dir, ...p); }
 
   /** Starts the node's namespaces, containerd (with `images` imported), kubelet and kube-proxy. */
   async start(images: NodeImage[], sandboxImage: string): Promise<void> {
     const o = this.options;
-    for (const d of ["var-lib", "var-log", "logs", "sysctl", "cni/net.d"]) mkdirSync(this.path(d), { recursive: true });
+    for (const d of ["var-lib", "var-log", "logs", "sysctl", "cni/net.d", "certs.d"]) mkdirSync(this.path(d), { recursive: true });
     this.writeConfigs(sandboxImage);
     await this.startHolder();
     this.component("api-forward", process.execPath, [join(import.meta.dirname, "forward.mjs"), "0.0.0.0:6443", o.apiSocket]);
@@ -161,6 +163,9 @@ state = "/run/containerd"
   snapshotter = "overlayfs"
   [plugins.'io.containerd.cri.v1.images'.pinned_images]
     sandbox = "${sandboxImage}"
+  # Registries the node pulls from: a hosts.toml per registry host (tests/registry, hostsToml).
+  [plugins.'io.containerd.cri.v1.images'.registry]
+    config_path = "${this.registryConfigPath}"
 [plugins.'io.containerd.cri.v1.runtime']
   restrict_oom_score_adj = true
   [plugins.'io.containerd.cri.v1.runtime'.containerd]
