@@ -650,6 +650,9 @@ intact() {
   [ -n "${RECORDED:-}" ] || recorded
   # The live table without counter values, as nft lists it (empty if absent).
   live=$(nft -s list table "$FAMILY" "$TABLE" 2>/dev/null) || live=""
+  # A listing can come back altered while kube-proxy commits its own transactions (seen once in
+  # many runs under CPU load, in iptables-nft mode): only a second listing that differs too is drift.
+  [ "$live" = "$RECORDED" ] || live=$(nft -s list table "$FAMILY" "$TABLE" 2>/dev/null) || live=""
   # Another release's table (this node then withholds its rules) is none of ours to repair.
   ! foreign "$live" || live=""
   [ -n "$RECORDED" ] || [ -z "$live" ] || { REASON="table $FAMILY $TABLE is there while no rules may be"; return 1; }
