@@ -363,8 +363,7 @@ plan() {
   NODEPORTS4=$(nodeport_addresses 4) || { NFT_ERROR="cannot list kube-proxy's IPv4 NodePort addresses: $NFT_ERROR"; return 1; }
   NODEPORTS6=$(nodeport_addresses 6) || { NFT_ERROR="cannot list kube-proxy's IPv6 NodePort addresses: $NFT_ERROR"; return 1; }
   # kube-ipvs0's addresses (one per Service: thousands on a large cluster) are read again only
-  # when run's address monitor reported a change (or is not running), so a tick costs the same
-  # whatever the number of Services.
+  # when run's address monitor reported a change (or is not running), not at every tick.
   if [ "$MODE" != ipvs ] || [ "$SERVICES_READ" != ipvs ] || [ -e "$STATE_DIR/kube-ipvs0-changed" ]; then
     SERVICES_READ=""
     rm -f "$STATE_DIR/kube-ipvs0-changed"
