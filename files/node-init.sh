@@ -145,11 +145,13 @@ load_config() {
 # --- what the node shows --------------------------------------------------------------------
 
 # The kube-proxy mode this network namespace shows, in MODE: ipvs, nftables, iptables-nft,
-# iptables-legacy or none. Sets TABLES (the `nft list tables` listing) for the other readers.
-# Fails, with nft's message in NFT_ERROR, when nft cannot read the ruleset (no CAP_NET_ADMIN, say),
-# which must never look like "no kube-proxy".
+# iptables-legacy or none. Sets TABLES (the `nft list chains` listing) for the other readers: nft
+# 1.0.6 reads every set's elements for `list tables` (kube-proxy's maps, our Service addresses:
+# thousands on a large cluster), not for `list chains`, and every table node-init looks for has
+# chains. Fails, with nft's message in NFT_ERROR, when nft cannot read the ruleset (no
+# CAP_NET_ADMIN, say), which must never look like "no kube-proxy".
 detect_proxy_mode() {
-  TABLES=$(nft list tables 2>&1) || { NFT_ERROR=$TABLES; return 1; }
+  TABLES=$(nft list chains 2>&1) || { NFT_ERROR=$TABLES; return 1; }
   # IPVS mode always creates the dummy interface kube-ipvs0 to hold Service addresses.
   if link=$(ip -o link show dev kube-ipvs0 2>&1); then MODE=ipvs; return; fi
   case $link in *"does not exist"*) ;; *) NFT_ERROR="ip cannot read the links: $link"; return 1 ;; esac
@@ -165,9 +167,8 @@ detect_proxy_mode() {
 # `kube-proxy`).
 has_table() {
   case "
-$TABLES
-" in *"
-table $1 $2
+$TABLES" in *"
+table $1 $2 {
 "*) return 0 ;; esac
   return 1
 }
@@ -184,7 +185,7 @@ listed_or_absent() {
 
 # addresses FAMILY SOURCE: the valid addresses on stdin (one per line) as "a, b"; anything else is
 # logged and left out, so no rule is ever built from it. One awk for the whole list: kube-ipvs0
-# holds one address per Service, thousands on a large cluster, read at every tick.
+# holds one address per Service, thousands on a large cluster.
 addresses() {
   awk -v family="$1" -v source="$2" -v now="$(date -u +%Y-%m-%dT%H:%M:%SZ)" '
     function ipv4(a,   n, o, i) {
@@ -264,9 +265,8 @@ hostport_claims() {
   CLAIMS=""
   for t in ip ip6; do
     if has_table "$t" nat; then
-      chains=$(nft list chains "$t" 2>&1) || { NFT_ERROR=$chains; return 1; }
-      for chain in $(printf '%s\n' "$chains" |
-        awk '$1 == "table" { nat = ($3 == "nat") } nat && $1 == "chain" && $2 ~ /^CNI-DN-[0-9a-f]+$/ { print $2 }'); do
+      for chain in $(printf '%s\n' "$TABLES" |
+        awk -v family="$t" '$1 == "table" { nat = ($2 == family && $3 == "nat") } nat && $1 == "chain" && $2 ~ /^CNI-DN-[0-9a-f]+$/ { print $2 }'); do
         listed_or_absent "$t" nat "$chain" || return 1
         CLAIMS="$CLAIMS$(printf '%s\n' "$LISTING" | claimed_ports "a CNI hostPort (portmap, iptables backend)")
 "
@@ -296,8 +296,9 @@ host_listeners() {
   for f in /proc/net/tcp /proc/net/tcp6; do
     [ -r "$f" ] || { NFT_ERROR="cannot read $f, needed to find host processes listening on the public ports"; return 1; }
   done
-  # The Service addresses (thousands under IPVS: too many for an argument) come first, on stdin.
-  LISTENING=$(printf '%s\n%s\n' "$SERVICES4" "$SERVICES6" | awk -v ports="$PUBLIC_PORTS" -v served4="$NODEPORTS4" -v served6="$NODEPORTS6" '
+  # The Service addresses (thousands under IPVS: too many for an argument) wait on stdin, read only
+  # when a socket listens at a specific address, the one case they decide.
+  LISTENING=$( { printf '%s\n%s\n' "$SERVICES4" "$SERVICES6" 2>/dev/null; } | awk -v ports="$PUBLIC_PORTS" -v served4="$NODEPORTS4" -v served6="$NODEPORTS6" '
     function hex(h,   i, n) { n = 0; for (i = 1; i <= length(h); i++) n = n * 16 + index("0123456789abcdef", tolower(substr(h, i, 1))) - 1; return n }
     # /proc/net/tcp writes addresses as 32-bit words in host order (little-endian here).
     function word(h) { return substr(h, 7, 2) substr(h, 5, 2) substr(h, 3, 2) substr(h, 1, 2) }
@@ -317,7 +318,6 @@ host_listeners() {
       n = split(served4, a, /, */); for (i = 1; i <= n; i++) s4[a[i]] = 1
       n = split(served6, a, /, */); for (i = 1; i <= n; i++) s6[full6(a[i])] = 1
     }
-    FILENAME == "-" { n = split($0, a, /, */); for (i = 1; i <= n; i++) svc[a[i] ~ /:/ ? full6(a[i]) : a[i]] = 1; next }
     FNR == 1 || $4 != "0A" { next }  # the header; sockets not in LISTEN
     {
       split($2, local, ":"); port = hex(local[2])
@@ -325,19 +325,29 @@ host_listeners() {
       h = local[1]
       if (length(h) == 8) {
         b = word(h); addr = hex(substr(b, 1, 2)) "." hex(substr(b, 3, 2)) "." hex(substr(b, 5, 2)) "." hex(substr(b, 7, 2))
-        if (addr ~ /^127\./ || (addr in svc)) next
-        rewritten = addr == "0.0.0.0" || served4 == "*" || (addr in s4)
+        if (addr ~ /^127\./) next
+        wildcard = addr == "0.0.0.0"
+        rewritten = wildcard || served4 == "*" || (addr in s4)
+        shown = addr
       } else {
         b = tolower(word(substr(h, 1, 8)) word(substr(h, 9, 8)) word(substr(h, 17, 8)) word(substr(h, 25, 8)))
         addr = ""; for (i = 0; i < 8; i++) addr = addr (i ? ":" : "") substr(b, 4 * i + 1, 4)
-        if (b == "00000000000000000000000000000001" || (addr in svc)) next
+        if (b == "00000000000000000000000000000001") next
         wildcard = b ~ /^0+$/
         if (wildcard) addr = "::"
         rewritten = wildcard || served6 == "*" || (addr in s6)
-        addr = "[" addr "]"
+        shown = "[" addr "]"
       }
-      if (rewritten) print port, "a host process listens on " addr ":" port
-    }' - /proc/net/tcp /proc/net/tcp6) || { NFT_ERROR="cannot read the sockets listening on this node"; return 1; }
+      if (!rewritten) next
+      found++; at[found] = addr; line[found] = port " a host process listens on " shown ":" port
+      if (!wildcard) specific = 1
+    }
+    END {
+      if (specific) while ((getline services < "/dev/stdin") > 0) {
+        n = split(services, a, /, */); for (i = 1; i <= n; i++) svc[a[i] ~ /:/ ? full6(a[i]) : a[i]] = 1
+      }
+      for (i = 1; i <= found; i++) if (!(at[i] in svc)) print line[i]
+    }' /proc/net/tcp /proc/net/tcp6) || { NFT_ERROR="cannot read the sockets listening on this node"; return 1; }
 }
 
 # plan: what this node needs now, in MODE, USE (the method; empty for none), BLOCKED (why no rules
@@ -400,12 +410,29 @@ foreign() {
 foreign_owner() {
   FOREIGN=""
   has_table "$FAMILY" "$TABLE" || return 0
-  listing=$(nft list table "$FAMILY" "$TABLE" 2>&1) || {
-    case $listing in *"No such file or directory"*) return 0 ;; esac
-    NFT_ERROR="cannot list table $FAMILY $TABLE: $listing"
-    return 1
-  }
-  foreign "$listing" || true
+  terse_table || { NFT_ERROR="cannot list table $FAMILY $TABLE: $NFT_ERROR"; return 1; }
+  foreign "$TERSE" || true
+}
+
+# terse_table: TERSE = our table as nft lists it without counters nor set elements (empty if
+# absent), for a cost that does not grow with kube-ipvs0's Service addresses: nft 1.0.6 reads a
+# table's set elements even under -t, but not a family's ruleset's. Fails with NFT_ERROR.
+terse_table() {
+  TERSE=$(nft -st list ruleset "$FAMILY" 2>&1) || { NFT_ERROR=$TERSE; return 1; }
+  case "
+$TERSE" in
+    *"
+table $FAMILY $TABLE {
+"*)
+      TERSE=${TERSE#*"table $FAMILY $TABLE {
+"}
+      TERSE="table $FAMILY $TABLE {
+${TERSE%%"
+}"*}
+}"
+      ;;
+    *) TERSE="" ;;
+  esac
 }
 
 # withheld_text: WITHHELD for humans, with what to do.
@@ -529,7 +556,7 @@ install() {
   APPLIED=$(date +%s)
   if [ -n "$BLOCKED" ]; then
     remove_table || true
-    RECORDED=""
+    RECORDED="" RECORDED_TERSE=""
     : >"$STATE_DIR/table"
     printf '%s\n' "$BLOCKED" >"$STATE_DIR/withheld"
     intent >"$STATE_DIR/intent"
@@ -539,6 +566,8 @@ install() {
   fi
   ruleset | nft -f - || die "nft rejected the ruleset (method $USE)"
   RECORDED=$(nft -s list table "$FAMILY" "$TABLE" 2>/dev/null) || RECORDED=""
+  terse_table || TERSE=""
+  RECORDED_TERSE=$TERSE
   printf '%s\n' "$RECORDED" >"$STATE_DIR/table"
   intent >"$STATE_DIR/intent"
   if [ -n "$WITHHELD" ]; then
@@ -644,19 +673,31 @@ check() {
   intact
 }
 
-# intact: true iff our table is what the last install left (no table, if it installed none).
+# intact [terse]: true iff our table is what the last install left (no table, if it installed
+# none). terse leaves out the elements of its sets (kube-ipvs0's Service addresses: thousands on a
+# large IPVS cluster), so its cost does not grow with them; `run` checks tersely at the ticks
+# between two full checks, as nft monitor reports a change of those elements at once.
 intact() {
   [ -n "${RECORDED:-}" ] || recorded
-  # The live table without counter values, as nft lists it (empty if absent).
-  live=$(nft -s list table "$FAMILY" "$TABLE" 2>/dev/null) || live=""
+  expected=$RECORDED
+  [ "${1:-}" != terse ] || expected=$RECORDED_TERSE
   # A listing can come back altered while kube-proxy commits its own transactions (seen once in
   # many runs under CPU load, in iptables-nft mode): only a second listing that differs too is drift.
-  [ "$live" = "$RECORDED" ] || live=$(nft -s list table "$FAMILY" "$TABLE" 2>/dev/null) || live=""
+  for _ in 1 2; do
+    # The live table without counter values, as nft lists it (empty if absent).
+    if [ "${1:-}" = terse ]; then
+      terse_table || TERSE=""
+      live=$TERSE
+    else
+      live=$(nft -s list table "$FAMILY" "$TABLE" 2>/dev/null) || live=""
+    fi
+    [ "$live" != "$expected" ] || break
+  done
   # Another release's table (this node then withholds its rules) is none of ours to repair.
   ! foreign "$live" || live=""
-  [ -n "$RECORDED" ] || [ -z "$live" ] || { REASON="table $FAMILY $TABLE is there while no rules may be"; return 1; }
-  [ -n "$live" ] || [ -z "$RECORDED" ] || { REASON="table $FAMILY $TABLE is missing"; return 1; }
-  [ "$live" = "$RECORDED" ] || { REASON="table $FAMILY $TABLE was altered"; return 1; }
+  [ -n "$expected" ] || [ -z "$live" ] || { REASON="table $FAMILY $TABLE is there while no rules may be"; return 1; }
+  [ -n "$live" ] || [ -z "$expected" ] || { REASON="table $FAMILY $TABLE is missing"; return 1; }
+  [ "$live" = "$expected" ] || { REASON="table $FAMILY $TABLE was altered"; return 1; }
 }
 
 # recorded: RECORDED = the table as the last apply left it, read by the shell alone.
@@ -671,7 +712,7 @@ recorded() {
 
 # remove_table: delete our table; fails if there was none, or it belongs to another release.
 remove_table() {
-  listing=$(nft list table "$FAMILY" "$TABLE" 2>/dev/null) || return 1
+  listing=$(nft -t list table "$FAMILY" "$TABLE" 2>/dev/null) || return 1
   if foreign "$listing"; then
     log "table $FAMILY $TABLE belongs to DaemonSet $FOREIGN: left alone"
     return 1
@@ -975,8 +1016,9 @@ watch() {
 
 # The `nft monitor` lines `run` acts on (see its loop). Everything else — kube-proxy rewriting its
 # Service chains, thousands of lines per sync on a large cluster — is dropped by grep, which reads
-# the stream in blocks, before the shell's `read` (one read() per byte) would see it.
-EVENTS='^# new generation|table ip6? (kube-proxy|nat|cni_hostport)( |$)| kube-proxy nodeport-ips| nat (KUBE-SERVICES|CNI-)| cni_hostport | inet edge_node_init( |$)'
+# the stream in blocks, before the shell's `read` (one read() per byte) would see it. "# ERROR"
+# is nft's word that its socket overflowed and events were lost.
+EVENTS='^# new generation|^# ERROR|table ip6? (kube-proxy|nat|cni_hostport)( |$)| kube-proxy nodeport-ips| nat (KUBE-SERVICES|CNI-)| cni_hostport | inet edge_node_init( |$)'
 
 # start_monitor: nft monitor into a FIFO of its own, filtered by grep into the events FIFO.
 # Without a grep that line-buffers (busybox), cat passes every line instead. Then ip monitor,
@@ -1021,9 +1063,10 @@ set_tick() {
   if [ -n "$BLOCKED$WITHHELD" ]; then echo 2; else echo "$RESYNC"; fi >"$STATE_DIR/tick"
 }
 
-# reconcile: plan again; rebuild the rules if the plan changed, repair them if they drifted. A plan
-# that cannot be made (nft or /proc unreadable) is recorded, so the pod turns un-Ready until the
-# next one succeeds: node-init then fails to do what it decided.
+# reconcile [terse]: plan again; rebuild the rules if the plan changed, repair them (intact,
+# tersely or not) if they drifted. A plan that cannot be made (nft or /proc unreadable) is
+# recorded, so the pod turns un-Ready until the next one succeeds: node-init then fails to do what
+# it decided.
 reconcile() {
   if ! plan; then
     log "cannot read what decides the rules ($NFT_ERROR); trying again at the next change or tick"
@@ -1039,16 +1082,16 @@ reconcile() {
     log "plan changed: kube-proxy mode $MODE; method ${USE:-none}; IPv4 $(served "$NODEPORTS4"); IPv6 $(served "$NODEPORTS6")"
     install
   else
-    repair
+    repair "${1:-}"
   fi
   LISTENERS=$LISTENING
   set_tick
   announce
 }
 
-# repair: re-apply if our table is not what was installed.
+# repair [terse]: re-apply if our table is not what was installed (intact, tersely or not).
 repair() {
-  if ! intact; then
+  if ! intact "${1:-}"; then
     log "drift: $REASON; re-applying"
     REPAIRS=$((REPAIRS + 1))
     install
@@ -1180,11 +1223,12 @@ run() {
           # nftables reports every ruleset change that matters in kube-proxy's nftables mode and
           # with iptables' nf_tables backend, so a tick there checks our table (one nft call) and
           # the sockets on the public ports (one awk), and plans again only when those moved, a
-          # port is withheld or the last plan failed.
+          # port is withheld or the last plan failed. Between two full checks (every tenth
+          # tick), our table is checked without its sets' elements, which nft monitor reports.
           case $MODE in
             nftables | iptables-nft)
-              if [ -n "$BLOCKED$WITHHELD" ] || [ -e "$STATE_DIR/error" ] || listeners_moved; then reconcile; else repair; fi ;;
-            *) reconcile ;;
+              if [ -n "$BLOCKED$WITHHELD" ] || [ -e "$STATE_DIR/error" ] || listeners_moved; then reconcile terse; else repair terse; fi ;;
+            *) reconcile terse ;;
           esac
         fi
         # The reporter's last probe, into the metrics.
@@ -1207,6 +1251,12 @@ run() {
         fi
         ;;
       "kube-ipvs0 changed") reconcile ;;
+      "# ERROR"*)
+        # What was lost may be anything, our table's deletion included: look at everything now.
+        log "nft monitor lost events (its socket overflowed); planning again"
+        reconcile
+        pending=""
+        ;;
       "# new generation"*)
         case $pending in
           plan) reconcile ;;
@@ -1255,7 +1305,7 @@ if [ "$verb" = serve-metrics ]; then
   serve_metrics
 fi
 require nft ip awk grep sort mv
-REPAIRS=0 PLAN_ERRORS=0 ADDRESS_MONITOR="" SERVICES_READ=""
+REPAIRS=0 PLAN_ERRORS=0 ADDRESS_MONITOR="" SERVICES_READ="" RECORDED_TERSE=""
 load_config
 case $verb in
   apply) apply ;;

@@ -123,7 +123,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
     expect(tableExists()).toBe(false);
   });
 
-  it("should fail apply without NET_ADMIN, naming it, installing nothing (nft cannot even list tables)", () => {
+  it("should fail apply without NET_ADMIN, naming it, installing nothing (nft cannot even list its chains)", () => {
     const apply = runVerb("apply", []);
     expect(apply.status).not.toBe(0);
     expect(apply.stderr).toContain("cannot read what decides the rules");
