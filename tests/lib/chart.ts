@@ -9,7 +9,7 @@ import { repoRoot } from "../../gen/src/files.js";
 import { type Helm, run } from "./tools.js";
 
 /** Files and folders of the repository that make up the chart (the rest is .helmignored). */
-const CHART_FILES = ["Chart.yaml", "Chart.lock", "values.yaml", "values.schema.json", "README.md", "templates", "files", "presets"];
+const CHART_FILES = ["Chart.yaml", "Chart.lock", "values.yaml", "values.schema.json", "README.md", "CHANGELOG.md", "templates", "files", "presets"];
 
 export interface KongChart {
   kind: "real" | "stand-in";

@@ -55,16 +55,16 @@ function subchartFiles(kong: string): string[] {
 /** What the package must hold, relative to its top folder: the chart files and the `kong` dependency. */
 const expectedFiles = (kong: string): string[] =>
   [
-    "Chart.yaml", "Chart.lock", "values.yaml", "values.schema.json", "README.md",
+    "Chart.yaml", "Chart.lock", "values.yaml", "values.schema.json", "README.md", "CHANGELOG.md",
     ...["templates", "files", "presets"].flatMap((d) => filesUnder(join(repoRoot, d)).map((f) => `${d}/${f}`)),
     ...subchartFiles(kong).map((f) => `charts/kong/${f}`),
   ].sort();
 
-const ALLOWED = /^(Chart\.yaml|Chart\.lock|values\.yaml|values\.schema\.json|README\.md|(templates|files|presets|charts)\/.+)$/;
+const ALLOWED = /^(Chart\.yaml|Chart\.lock|values\.yaml|values\.schema\.json|README\.md|CHANGELOG\.md|(templates|files|presets|charts)\/.+)$/;
 // What .helmignore keeps out: the repository's own folders and files at the root (templates/tests/,
 // Helm's place for test hooks, is chart content), and node_modules/ anywhere. A subchart under
 // charts/ is not ours: it keeps its own files, its .helmignore or CHANGELOG.md included.
-const FORBIDDEN = /^(gen|tests|tools|argocd|images|\.git|\.github|\.tools|\.cache)(\/|$)|^(package(-lock)?\.json|tsconfig[^/]*\.json|vitest\.config\.ts|\.gitignore|\.gitattributes|\.helmignore|CHANGELOG\.md)$|(^|\/)node_modules\//;
+const FORBIDDEN = /^(gen|tests|tools|argocd|images|\.git|\.github|\.tools|\.cache)(\/|$)|^(package(-lock)?\.json|tsconfig[^/]*\.json|vitest\.config\.ts|\.gitignore|\.gitattributes|\.helmignore|renovate\.json)$|(^|\/)node_modules\//;
 
 interface Packaged {
   tgz: string;
