@@ -1,7 +1,9 @@
 /**
  * release workflow: .github/workflows/*.yaml pass actionlint (which runs shellcheck on every `run:`
- * script), a broken copy does not (so the lint really runs), every action is pinned by commit, and
- * the release builds the image with the tests' build script and signs only with its own identity.
+ * script), a broken copy does not (so the lint really runs), every action is pinned by commit, every
+ * tool is built from the Go module proxy at its pin, the Kong chart comes from the commit of its
+ * tag, and the release builds the image with the tests' build script, pushes the chart to an OCI
+ * registry and signs both only in the one job that holds id-token.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,10 +25,15 @@ afterAll(() => { for (const t of temps) rmSync(t, { recursive: true, force: true
 
 const lint = (paths: string[], cwd = repoRoot) => run(actionlint, ["-no-color", ...paths], { cwd });
 
+interface Step { uses?: string; run?: string; with?: Record<string, string | boolean> }
 interface Job {
   permissions?: Record<string, string>;
-  steps: { uses?: string; run?: string }[];
+  steps: Step[];
 }
+const workflow = parse(release) as { permissions: Record<string, string>; env: Record<string, string>; jobs: Record<string, Job> };
+const versions = readFileSync(join(repoRoot, "tools", "versions.env"), "utf8");
+/** The `run:` scripts of `job`, or of every job. */
+const runsOf = (job?: string) => Object.entries(workflow.jobs).filter(([name]) => !job || name === job).flatMap(([, j]) => j.steps.map((x) => x.run ?? ""));
 
 describe("release workflow", () => {
   it("should pass actionlint and shellcheck", () => {
@@ -58,15 +65,55 @@ describe("release workflow", () => {
     expect(uses.filter((u) => !/^[\w.-]+\/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/.test(u))).toEqual([]);
   });
 
-  it("should build every release architecture with the tests' build script, and grant id-token only to the signing job", () => {
-    const workflow = parse(release) as { permissions: Record<string, string>; env: { IMAGE: string }; jobs: Record<string, Job> };
+  it("should build every release architecture with the tests' build script, and grant id-token only to the job that signs, which runs nothing but cosign", () => {
     expect(workflow.permissions).toEqual({});
     expect(workflow.env.IMAGE).toBe("ghcr.io/edge-chart/edge-node-init");
-    const runs = Object.values(workflow.jobs).flatMap((j) => j.steps.map((s) => s.run ?? ""));
-    expect(runs).toContainEqual(expect.stringContaining(`sh images/node-init/build.sh ${releaseArchs.join(" ")}`));
+    expect(runsOf()).toContainEqual(expect.stringContaining(`sh images/node-init/build.sh ${releaseArchs.join(" ")}`));
     const withIdToken = Object.entries(workflow.jobs).filter(([, j]) => j.permissions?.["id-token"] === "write").map(([name]) => name);
-    expect(withIdToken).toEqual(["publish"]);
-    expect(runs.join("\n")).toMatch(/cosign sign --yes --recursive "\$IMAGE@\$DIGEST"/);
-    expect(runs.join("\n")).toMatch(/cosign attest --yes --type spdxjson/);
+    expect(withIdToken).toEqual(["sign"]);
+    const sign = runsOf("sign").join("\n");
+    expect([...sign.matchAll(/go install \S+ "([^"@]+)@/g)].map((m) => m[1])).toEqual(["github.com/sigstore/cosign/v3/cmd/cosign"]);
+    expect(sign).toMatch(/cosign sign --yes --recursive "\$IMAGE@\$DIGEST"/);
+    expect(sign).toMatch(/cosign attest --yes --type spdxjson/);
+  });
+
+  it("should build each tool from the Go module proxy at its pin in tools/versions.env, with no installer action, no unchecked download and no build cache", () => {
+    const uses = Object.values(workflow.jobs).flatMap((j) => j.steps.flatMap((x) => (x.uses ? [x.uses.split("@")[0]] : [])));
+    expect(new Set(uses)).toEqual(new Set(["actions/checkout", "actions/setup-go", "actions/upload-artifact", "actions/download-artifact", "docker/login-action"]));
+    const runs = runsOf().join("\n");
+    const installs = [...runs.matchAll(/go install (.*)$/gm)].map((m) => m[1]!);
+    expect(installs.length).toBe(4);
+    for (const install of installs) {
+      const pin = /"[\w./-]+@\$([A-Z0-9_]+_VERSION)"$/.exec(install)?.[1];
+      expect(pin, install).toBeDefined();
+      expect(versions).toMatch(new RegExp(`^${pin}=v\\d+\\.\\d+\\.\\d+$`, "m"));
+    }
+    // The Go toolchain by its exact version, and no cache a previous run could have filled.
+    for (const j of Object.values(workflow.jobs)) {
+      for (const x of j.steps.filter((y) => y.uses?.startsWith("actions/setup-go@"))) expect(x.with).toEqual({ "go-version": expect.stringMatching(/^1\.\d+\.\d+$/), cache: false });
+    }
+    expect(runs).not.toMatch(/(^|[;&|(]\s*)(curl|wget)\s/m);
+    expect(runs).not.toMatch(/helm repo add|helm dependency (build|update)/);
+  });
+
+  it("should package the Kong chart from Kong/charts at the commit of the tag Chart.yaml depends on, and push the chart to an OCI registry where it is signed, attested and verified", () => {
+    const chart = parse(readFileSync(join(repoRoot, "Chart.yaml"), "utf8")) as { dependencies: { name: string; version: string }[] };
+    expect(workflow.env.KONG_CHART_TAG).toBe(`kong-${chart.dependencies.find((d) => d.name === "kong")!.version}`);
+    expect(workflow.env.KONG_CHART_COMMIT).toMatch(/^[0-9a-f]{40}$/);
+    const kong = workflow.jobs.chart!.steps.find((x) => x.with?.repository === "Kong/charts");
+    expect(kong?.with).toEqual({ repository: "Kong/charts", ref: "${{ env.KONG_CHART_COMMIT }}", path: "kong-charts", "persist-credentials": false });
+    expect(workflow.env.CHARTS).toBe("ghcr.io/edge-chart/charts");
+    expect(runsOf("chart").join("\n")).toContain('helm push "dist/edge-$VERSION.tgz" "oci://$CHARTS"');
+    const sign = runsOf("sign").join("\n");
+    expect(sign).toContain('cosign sign --yes "$CHARTS/edge@$CHART_DIGEST"');
+    expect(sign).toContain('cosign attest --yes --type slsaprovenance1 --predicate provenance.json "$CHARTS/edge@$CHART_DIGEST"');
+    expect(sign).toContain('for artifact in "$IMAGE@$DIGEST" "$CHARTS/edge@$CHART_DIGEST"; do');
+    expect(sign).toContain("cosign verify-attestation");
+  });
+
+  it("should never let a checkout keep its credentials", () => {
+    const checkouts = Object.values(workflow.jobs).flatMap((j) => j.steps.filter((x) => x.uses?.startsWith("actions/checkout@")));
+    expect(checkouts.length).toBeGreaterThan(4);
+    for (const c of checkouts) expect(c.with?.["persist-credentials"]).toBe(false);
   });
 });
