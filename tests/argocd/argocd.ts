@@ -145,6 +145,15 @@ export class ArgoCD {
     this.startSeconds = (performance.now() - started) / 1000;
   }
 
+  /**
+   * Trusts `caFile` for TLS to `hostname` (a repository's host, without port), as the
+   * argocd-tls-certs-cm ConfigMap does once mounted at ARGOCD_TLS_DATA_PATH: a file named by the host.
+   */
+  trustTls(hostname: string, caFile: string): void {
+    mkdirSync(join(this.dir, "config", "tls"), { recursive: true });
+    copyFileSync(caFile, join(this.dir, "config", "tls", hostname));
+  }
+
   /** Process environment of an Argo CD component: everything it writes stays under this.dir. */
   private env(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
     const d = (p: string) => {

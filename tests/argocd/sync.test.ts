@@ -7,7 +7,8 @@
  * (tests/cluster/metrics-api.ts: without it the real Kong chart's HPA turns Degraded 15 s after
  * its first scaling, and the Application with it). What kwok cannot show: containers do not run,
  * so that node-init removes its rules when its DaemonSet is deleted is tested in tests/testbed;
- * here, that Argo CD deletes the DaemonSet.
+ * here, that Argo CD deletes the DaemonSet. Last, the same Application from the chart package in an
+ * OCI registry (tests/registry: `helm push oci://`), as a release publishes it.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,6 +21,7 @@ import { MetricsApi } from "../cluster/metrics-api.js";
 import { type K8sObject, kongChart, removeScratchCharts, scratchChart } from "../lib/chart.js";
 import { helms, run } from "../lib/tools.js";
 import { type Application, ARGOCD_NAMESPACE, ArgoCD, type KubeObject, type ResourceStatus } from "./argocd.js";
+import { Registry } from "../registry/registry.js";
 import { GitServer } from "./git-server.js";
 
 const kong = kongChart();
@@ -327,5 +329,44 @@ describe("argocd > sync", () => {
     const left: string[] = [];
     for (const m of app.status?.resources ?? []) if (m.kind !== "CustomResourceDefinition" && await argocd.get(m.group ? `${m.group}/${m.version}` : m.version, m.kind, m.name, m.namespace)) left.push(key(m));
     expect(left).toEqual([]);
+  }, 300_000);
+  it("should sync the shipped Application from the chart package in an OCI registry (Helm OCI repository), values from the package's presets", async () => {
+    const registry = new Registry();
+    try {
+      await registry.start();
+      const pkg = mkdtempSync(join(tmpdir(), "edge-package-"));
+      const packaged = run(helm4.path, ["package", tree, "--destination", pkg]);
+      expect(packaged.status, packaged.stderr).toBe(0);
+      const version = /^version: *(\S+)/m.exec(readFileSync(join(tree, "Chart.yaml"), "utf8"))![1]!;
+      const pushed = registry.client(helm4.path, ["push", join(pkg, `edge-${version}.tgz`), `oci://${registry.host}/charts`]);
+      rmSync(pkg, { recursive: true, force: true });
+      const digest = /Digest: (sha256:[0-9a-f]{64})/.exec(pushed.stdout + pushed.stderr)?.[1];
+      expect(digest, pushed.stdout + pushed.stderr).toBeDefined();
+      // The repository as Argo CD's docs declare a Helm OCI one (a Secret), its CA as
+      // argocd-tls-certs-cm would give it.
+      argocd.trustTls(registry.address, registry.ca);
+      const repository = `${registry.host}/charts`;
+      await argocd.apply({
+        apiVersion: "v1", kind: "Secret",
+        metadata: { name: "edge-oci", namespace: ARGOCD_NAMESPACE, labels: { "argocd.argoproj.io/secret-type": "repository" } },
+        stringData: { type: "helm", name: "edge-oci", url: repository, enableOCI: "true" },
+      } as KubeObject);
+      const { path: _path, ...helmSource } = shipped.spec.source;
+      await argocd.apply({ ...shipped, spec: { ...shipped.spec, source: { ...helmSource, repoURL: repository, chart: "edge", targetRevision: version } } } as KubeObject);
+      const app = await argocd.waitForApplication(APP, "Synced and Healthy", (a) => synced(a) && a.status?.health?.status === "Healthy" && a.status?.operationState?.phase === "Succeeded", 240);
+      expect(app.status?.sync?.revision).toBe(version);
+      expect(outOfSync(app)).toEqual([]);
+      expect(unhealthy(app)).toEqual([]);
+      // The values file named in the Application came from the package: on-prem-ha's autoscaler.
+      const hpa = await argocd.get<KubeObject & { spec: { minReplicas: number; maxReplicas: number } }>("autoscaling/v2", "HorizontalPodAutoscaler", "edge-kong", "kong");
+      expect(hpa?.spec).toMatchObject({ minReplicas: 2, maxReplicas: 5 });
+      // The repo-server fetched exactly the pushed package.
+      expect(registry.log()).toMatch(new RegExp(`"GET /v2/charts/edge/manifests/(${version}|${digest}) `));
+      const r = await cluster.api("DELETE", `/apis/argoproj.io/v1alpha1/namespaces/${ARGOCD_NAMESPACE}/applications/${APP}`);
+      expect(r.status).toBe(200);
+      await cluster.waitFor(async () => (await argocd.application(APP)) === undefined, "the Application deleted", 180);
+    } finally {
+      await registry.stop();
+    }
   }, 300_000);
 });

@@ -12,9 +12,11 @@
  * The control plane listens on 127.0.0.1 of the machine's namespace, which no node can reach: a
  * forwarder there serves it on a unix socket, and one inside each node serves that on the node's
  * :6443 (kubelet and kube-proxy use 127.0.0.1:6443; pods use the `kubernetes` Service, whose
- * endpoints are the nodes' :6443). Images come from archives built here (no registry): pause,
- * node-init's image, and the Kong stand-in (images/kong-stand-in: NOT Kong, it serves what the
- * Kong pod spec asks of its image).
+ * endpoints are the nodes' :6443). Images come from archives built here — pause, node-init's
+ * image, and the Kong stand-in (images/kong-stand-in: NOT Kong, it serves what the Kong pod spec
+ * asks of its image) — pushed to a registry on the lan (tests/registry, CNCF Distribution over
+ * HTTPS at the lan's address :5000), which every node's containerd uses as a mirror of the
+ * registries those images name (ghcr.io, edge.test): the nodes pull them, names unchanged.
  *
  * `stop()` ends every process (a node's PID 1 takes its containers with it) and removes every
  * namespace and cgroup, however the test ended; nothing it makes is in the machine's namespaces.
@@ -26,11 +28,18 @@ import { join } from "node:path";
 import { repoRoot } from "../../gen/src/files.js";
 import { Cluster } from "../cluster/cluster.js";
 import { type Run, run } from "../lib/tools.js";
+import { Registry } from "../registry/registry.js";
 import { inNs, shIn, Testbed } from "../testbed/testbed.js";
-import { cgroupRootOf, leftCgroupRoots, Node, type NodeImage, type PortmapBackend, type ProxyMode, removeCgroups } from "./node.js";
+import { cgroupRootOf, leftCgroupRoots, Node, type PortmapBackend, type ProxyMode, removeCgroups } from "./node.js";
 
 export const lan = { gateway: "192.0.2.1", client: "192.0.2.10", nodeBase: 11, prefix: "192.0.2" };
 export const clusterCidr = "10.244.0.0/16";
+
+/** An image built here as an OCI archive, which records `name` (repository:tag) in its index. */
+export interface NodeImage {
+  name: string;
+  archive: string;
+}
 
 /** An image built here as an OCI archive: `sh images/build-go.sh NAME`. */
 export function goImage(name: string): NodeImage {
@@ -67,7 +76,7 @@ export interface LoadResult {
 export interface NodeClusterOptions {
   nodes?: number;
   mode: ProxyMode;
-  /** Images to import besides pause (node-init's, the Kong stand-in). */
+  /** Images the nodes pull besides pause (node-init's, the Kong stand-in). */
   images?: NodeImage[];
   /** Namespace names start with this (default edge-nodes-<pid>). */
   prefix?: string;
@@ -82,6 +91,8 @@ export class NodeCluster {
   readonly prefix: string;
   readonly lanNs: string;
   readonly client: string;
+  /** The registry every node pulls its images from, on the lan. */
+  readonly registry: Registry;
   private forwarder?: ChildProcess;
   private readonly servers: ChildProcess[] = [];
   /** Seconds from start() until every node was Ready. */
@@ -91,6 +102,7 @@ export class NodeCluster {
     this.prefix = options.prefix ?? `edge-nodes-${process.pid % 100000}`;
     this.lanNs = `${this.prefix}-lan`;
     this.client = `${this.prefix}-client`;
+    this.registry = new Registry({ netns: this.lanNs, address: lan.gateway, port: 5000 });
   }
 
   get kubeconfig(): string { return this.control.kubeconfig; }
@@ -130,10 +142,27 @@ export class NodeCluster {
       }));
     }
     this.wire();
-    await Promise.all(this.nodes.map((n) => n.start([pause, ...(this.options.images ?? [])], pause.name)));
+    await this.registry.start();
+    const upstreams = new Set([pause, ...(this.options.images ?? [])].map((image) => this.push(image.archive)));
+    for (const n of this.nodes) for (const upstream of upstreams) this.registry.hostsToml(n.registryConfigPath, upstream);
+    await Promise.all(this.nodes.map((n) => n.start(pause.name)));
     await this.apiEndpoints();
     await this.control.waitFor(async () => (await this.readyNodes()).length === count, `${count} nodes Ready`, 180);
     this.startSeconds = (performance.now() - started) / 1000;
+  }
+
+  /**
+   * Pushes an OCI archive to the lan's registry under the name its index records, without the
+   * registry host (ghcr.io/edge-chart/edge-node-init:0.1.0 → <lan registry>/edge-chart/edge-node-init:0.1.0),
+   * as `oras cp` fills a mirror; returns that host, which the nodes then mirror.
+   */
+  private push(archive: string): string {
+    const index = JSON.parse(run("tar", ["-xOf", archive, "index.json"]).stdout) as { manifests: { annotations?: Record<string, string> }[] };
+    const name = index.manifests.map((m) => m.annotations?.["io.containerd.image.name"]).find(Boolean);
+    const m = name && /^([^/]+)\/(.+):([^:/]+)$/.exec(name);
+    if (!m) throw new Error(`${archive} records no image name (io.containerd.image.name) to push it under`);
+    this.registry.pushArchive(archive, m[3]!, m[2]!);
+    return m[1]!;
   }
 
   /** The lan bridge, the client and each node's link, addresses and routes to the other pod subnets. */
@@ -267,6 +296,7 @@ export class NodeCluster {
     await Promise.all(this.nodes.map((n) => n.stop().catch((e) => console.error(e))));
     this.forwarder?.kill("SIGKILL");
     for (const s of this.servers.splice(0)) s.kill("SIGKILL");
+    await this.registry.stop();
     for (const ns of this.namespaces) {
       for (const pid of run("ip", ["netns", "pids", ns]).stdout.split(/\s+/).filter(Boolean)) {
         try { process.kill(Number(pid), "SIGKILL"); } catch { /* gone */ }

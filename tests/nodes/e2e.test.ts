@@ -17,7 +17,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { kongChart, removeScratchCharts, scratchChart } from "../lib/chart.js";
 import { helms, requirePrograms, run } from "../lib/tools.js";
 import { builtImage } from "../image/image.js";
-import { Registry } from "../registry/registry.js";
 import { goImage, lan, NodeCluster, repositoryAndTag, standInValues } from "./cluster.js";
 import { kubeletSysctls, type PortmapBackend, type ProxyMode } from "./node.js";
 
@@ -246,39 +245,50 @@ describe.each(setups)("nodes > edge on two real nodes, kube-proxy in $mode mode,
     await nodes!.control.waitFor(async () => (await nodeInitPods()).filter((p) => ready(p) && p.status.containerStatuses?.length === 1).length === 2, "node-init back to one container on both nodes", 90);
   }, 300_000);
 
-  it("should pull node-init by the chart's digest from a registry mirror filled by the README's air-gapped steps", async () => {
-    // The mirror: a registry on the nodes' lan (its gateway address), HTTPS with its own CA, which
-    // each node's containerd trusts through a hosts.toml, as an air-gapped cluster's nodes would.
-    const registry = new Registry({ netns: nodes!.lanNs, address: lan.gateway, port: 5000 });
-    try {
-      await registry.start();
-      for (const node of nodes!.nodes) registry.hostsToml(node.registryConfigPath);
-      // The release's image archive copied into the mirror (README: `oras cp --from-oci-layout`).
-      const digest = registry.pushArchive(join(builtImage().out, "edge-node-init.oci.tar"), chartVersion, "edge/edge-node-init");
-      expect(digest).toBe(chartDigest);
-      const repository = `${registry.host}/edge/edge-node-init`;
-      const access = hostAccess === "hostPID" ? ["--set", "nodeInit.hostAccess=hostPID"] : [];
-      const oldNodeInit = new Set((await nodeInitPods()).map((p) => p.metadata.uid));
-      const r = nodes!.helm(helm.path, ["upgrade", "edge", scratchChart(), ...imageValues, ...access,
-        "--set", `nodeInit.image.repository=${repository}`, "--wait", "--timeout", "180s"]);
-      expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
-      await nodes!.control.waitFor(async () => {
-        const now = await nodeInitPods();
-        return now.length === 2 && now.every((p) => !oldNodeInit.has(p.metadata.uid) && ready(p));
-      }, "both node-init pods replaced and Ready", 120);
-      for (const pod of await nodeInitPods()) {
-        expect(pod.spec.containers.find((c) => c.name === "node-init")!.image).toBe(`${repository}:${chartVersion}@${chartDigest}`);
-        expect(pod.status.containerStatuses!.find((c) => c.name === "node-init")!.imageID).toMatch(new RegExp(`@${chartDigest}$`));
-      }
-      // Each node resolved the image by its digest at the mirror (the CRI then names it by the
-      // first name it has for those bytes, the one imported at the node's start).
-      // containerd resolves with HEAD and fetches only what its content store lacks.
-      const pulls = registry.log().split("\n").filter((l) => new RegExp(`"(HEAD|GET) /v2/edge/edge-node-init/manifests/${chartDigest} `).test(l));
-      for (const node of nodes!.nodes) expect(pulls.some((l) => l.startsWith(`${node.options.address} `)), `a pull from ${node.name} in:\n${pulls.join("\n")}`).toBe(true);
-      for (const i of [0, 1]) expect(nodes!.curl(`http://${nodes!.address(i)}/`)).toMatch(/^kong-stand-in /);
-    } finally {
-      await registry.stop();
+  it("should have pulled every image through the lan's registry, by the names the pod specs give: pause, node-init by the chart's digest, the Kong stand-in", async () => {
+    const requests = nodes!.registry.log().split("\n");
+    const pulled = (node: string, path: string, reference: string) =>
+      requests.some((l) => l.startsWith(`${node} `) && new RegExp(`"(HEAD|GET) /v2/${path}/manifests/${reference} `).test(l));
+    for (const node of nodes!.nodes) {
+      const address = node.options.address;
+      expect(pulled(address, "pause", chartVersion), `pause pulled by ${node.name}`).toBe(true);
+      expect(pulled(address, "edge-chart/edge-node-init", chartDigest), `node-init pulled by ${node.name}`).toBe(true);
+      expect(pulled(address, "kong-stand-in", chartVersion), `the Kong stand-in pulled by ${node.name}`).toBe(true);
     }
+    for (const pod of await nodeInitPods()) {
+      expect(pod.status.containerStatuses!.find((c) => c.name === "node-init")!.imageID).toBe(`ghcr.io/edge-chart/edge-node-init@${chartDigest}`);
+    }
+  });
+
+  it("should pull node-init by the chart's digest from a registry mirror filled by the README's air-gapped steps", async () => {
+    // The mirror: the registry on the nodes' lan (its gateway address), HTTPS with its own CA, which
+    // each node's containerd trusts through a hosts.toml, as an air-gapped cluster's nodes would;
+    // here under a repository of the mirror's own naming, set by nodeInit.image.repository.
+    const registry = nodes!.registry;
+    for (const node of nodes!.nodes) registry.hostsToml(node.registryConfigPath);
+    // The release's image archive copied into the mirror (README: `oras cp --from-oci-layout`).
+    const digest = registry.pushArchive(join(builtImage().out, "edge-node-init.oci.tar"), chartVersion, "edge/edge-node-init");
+    expect(digest).toBe(chartDigest);
+    const repository = `${registry.host}/edge/edge-node-init`;
+    const access = hostAccess === "hostPID" ? ["--set", "nodeInit.hostAccess=hostPID"] : [];
+    const oldNodeInit = new Set((await nodeInitPods()).map((p) => p.metadata.uid));
+    const r = nodes!.helm(helm.path, ["upgrade", "edge", scratchChart(), ...imageValues, ...access,
+      "--set", `nodeInit.image.repository=${repository}`, "--wait", "--timeout", "180s"]);
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    await nodes!.control.waitFor(async () => {
+      const now = await nodeInitPods();
+      return now.length === 2 && now.every((p) => !oldNodeInit.has(p.metadata.uid) && ready(p));
+    }, "both node-init pods replaced and Ready", 120);
+    for (const pod of await nodeInitPods()) {
+      expect(pod.spec.containers.find((c) => c.name === "node-init")!.image).toBe(`${repository}:${chartVersion}@${chartDigest}`);
+      expect(pod.status.containerStatuses!.find((c) => c.name === "node-init")!.imageID).toMatch(new RegExp(`@${chartDigest}$`));
+    }
+    // Each node resolved the image by its digest at the mirror (the CRI then names it by the
+    // first name it has for those bytes, the chart's own, pulled at the install).
+    // containerd resolves with HEAD and fetches only what its content store lacks.
+    const pulls = registry.log().split("\n").filter((l) => new RegExp(`"(HEAD|GET) /v2/edge/edge-node-init/manifests/${chartDigest} `).test(l));
+    for (const node of nodes!.nodes) expect(pulls.some((l) => l.startsWith(`${node.options.address} `)), `a pull from ${node.name} in:\n${pulls.join("\n")}`).toBe(true);
+    for (const i of [0, 1]) expect(nodes!.curl(`http://${nodes!.address(i)}/`)).toMatch(/^kong-stand-in /);
   }, 300_000);
 
   it("should not redirect a pod's outbound request to port 80 of an address outside the node", async () => {

@@ -77,12 +77,6 @@ export const kubeletSysctls: Record<string, string> = {
   "kernel/keys/root_maxbytes": "25000000",
 };
 
-/** Images every node's containerd holds; the sandbox ("pause") image is the first. */
-export interface NodeImage {
-  name: string;
-  archive: string;
-}
-
 /** The test's own cgroup (its memory cgroup: the others are the machine's root here). */
 function ownCgroup(): string {
   const line = readFileSync("/proc/self/cgroup", "utf8").split("\n").find((l) => /^\d+:memory:/.test(l));
@@ -110,8 +104,11 @@ export class Node {
   get registryConfigPath(): string { return this.path("certs.d"); }
   private path(...p: string[]): string { return join(this.options.dir, ...p); }
 
-  /** Starts the node's namespaces, containerd (with `images` imported), kubelet and kube-proxy. */
-  async start(images: NodeImage[], sandboxImage: string): Promise<void> {
+  /**
+   * Starts the node's namespaces, containerd, kubelet and kube-proxy. containerd pulls every image,
+   * `sandboxImage` (pause) included, from the registries its `registryConfigPath` configures.
+   */
+  async start(sandboxImage: string): Promise<void> {
     const o = this.options;
     for (const d of ["var-lib", "var-log", "logs", "sysctl", "cni/net.d", "certs.d"]) mkdirSync(this.path(d), { recursive: true });
     this.writeConfigs(sandboxImage);
@@ -119,28 +116,9 @@ export class Node {
     this.component("api-forward", process.execPath, [join(import.meta.dirname, "forward.mjs"), "0.0.0.0:6443", o.apiSocket]);
     this.startContainerd();
     await this.waitFor(() => this.ctr(["version"]).status === 0, "containerd", 60);
-    for (const image of images) this.importImage(image.archive);
     this.createdCgroups = createCgroups(this.cgroupRoot);
     this.startKubelet();
     this.startKubeProxy();
-  }
-
-  /**
-   * Imports an OCI archive into the CRI's image namespace under the name it records, and under
-   * its digest reference too (repository@sha256:…), as a pull from a registry would name it: a pod
-   * whose image names a digest finds it there and pulls nothing.
-   */
-  importImage(archive: string): void {
-    const r = this.ctr(["-n", "k8s.io", "images", "import", "--no-unpack", archive]);
-    if (r.status !== 0) throw new Error(`node ${this.name}: importing ${archive}: ${r.stderr}`);
-    const index = JSON.parse(run("tar", ["-xOf", archive, "index.json"]).stdout) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
-    for (const m of index.manifests) {
-      const name = m.annotations?.["io.containerd.image.name"];
-      if (!name) continue;
-      const repository = name.replace(/:[^:/]+$/, "");
-      const t = this.ctr(["-n", "k8s.io", "images", "tag", "--force", name, `${repository}@${m.digest}`]);
-      if (t.status !== 0) throw new Error(`node ${this.name}: tagging ${name}@${m.digest}: ${t.stderr}`);
-    }
   }
 
   private writeConfigs(sandboxImage: string): void {
@@ -204,7 +182,7 @@ failSwapOn: false
 resolvConf: /etc/resolv.conf
 clusterDomain: cluster.local
 serializeImagePulls: false
-# The images are imported, never pulled: image garbage collection must not remove them.
+# Each image is pulled once per node: image garbage collection must not remove one a test needs again.
 imageGCHighThresholdPercent: 100
 evictionHard: {memory.available: "1Mi", nodefs.available: "1%", imagefs.available: "1%"}
 kernelMemcgNotification: false

@@ -100,14 +100,16 @@ http:
   }
 
   /**
-   * A node's containerd registry configuration for this registry (hosts.toml, in the folder
-   * `config_path` names, under the registry's host:port): HTTPS with this CA, pull and resolve.
+   * A node's containerd registry configuration (a hosts.toml, in the folder `config_path` names)
+   * for `upstream` (default: this registry's own host:port): pull and resolve here, over HTTPS
+   * with this CA. For another host it is a mirror, as an air-gapped cluster's nodes have for the
+   * registries its images name: the image names stay, only the host they are fetched from differs.
    */
-  hostsToml(configPath: string): void {
-    const dir = join(configPath, this.host);
+  hostsToml(configPath: string, upstream = this.host): void {
+    const dir = join(configPath, upstream);
     mkdirSync(dir, { recursive: true });
     copyFileSync(this.ca, join(dir, "ca.crt"));
-    writeFileSync(join(dir, "hosts.toml"), `server = "https://${this.host}"
+    writeFileSync(join(dir, "hosts.toml"), `server = "https://${upstream}"
 [host."https://${this.host}"]
   capabilities = ["pull", "resolve"]
   ca = "${join(dir, "ca.crt")}"
