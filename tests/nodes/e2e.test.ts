@@ -28,7 +28,8 @@ const chartVersion = /^version: *(\S+)/m.exec(readFileSync(join(repoRoot, "Chart
 /** The digest the chart pins node-init's image by. */
 const chartDigest = /^ {4}digest: *"?(sha256:[0-9a-f]{64})/m.exec(readFileSync(join(repoRoot, "values.yaml"), "utf8"))![1]!;
 /** node-init's image, imported into each node: a pod that runs curl. */
-const nodeInitImage = `ghcr.io/edge-chart/edge-node-init:${chartVersion}`;
+/** node-init's image as the nodes hold it: pulled by the chart's digest, so named by it alone. */
+const nodeInitImage = `ghcr.io/edge-chart/edge-node-init@${chartDigest}`;
 const helm = helms[0];
 const standIn = goImage("kong-stand-in");
 const [standInRepository, standInTag] = repositoryAndTag(standIn.name);
@@ -247,8 +248,9 @@ describe.each(setups)("nodes > edge on two real nodes, kube-proxy in $mode mode,
 
   it("should have pulled every image through the lan's registry, by the names the pod specs give: pause, node-init by the chart's digest, the Kong stand-in", async () => {
     const requests = nodes!.registry.log().split("\n");
+    // containerd names the registry it mirrors in a query (?ns=ghcr.io).
     const pulled = (node: string, path: string, reference: string) =>
-      requests.some((l) => l.startsWith(`${node} `) && new RegExp(`"(HEAD|GET) /v2/${path}/manifests/${reference} `).test(l));
+      requests.some((l) => l.startsWith(`${node} `) && new RegExp(`"(HEAD|GET) /v2/${path}/manifests/${reference}(\\?ns=[^ "]+)? `).test(l));
     for (const node of nodes!.nodes) {
       const address = node.options.address;
       expect(pulled(address, "pause", chartVersion), `pause pulled by ${node.name}`).toBe(true);

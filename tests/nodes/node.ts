@@ -285,11 +285,16 @@ exec sleep infinity`;
     return run("nsenter", ["--target", String(this.pid), "--net", "--pid", "--mount", "--uts", "--ipc", "--", cmd, ...args], input === undefined ? {} : { input });
   }
 
-  /** The status (/proc/PID/status) and root mount options of a container's main process, by container ID. */
-  containerProcess(containerId: string): { status: Record<string, string>; rootMount: string } {
+  /** The PID of a container's main process in the node's PID namespace, by container ID. */
+  containerPid(containerId: string): string {
     const task = this.ctr(["-n", "k8s.io", "tasks", "ls"]).stdout.split("\n").find((l) => l.startsWith(containerId));
     if (!task) throw new Error(`node ${this.name}: no task ${containerId}`);
-    const pid = task.split(/\s+/)[1]!;
+    return task.split(/\s+/)[1]!;
+  }
+
+  /** The status (/proc/PID/status) and root mount options of a container's main process, by container ID. */
+  containerProcess(containerId: string): { status: Record<string, string>; rootMount: string } {
+    const pid = this.containerPid(containerId);
     // The node's /proc is that of its PID namespace, where the shims report their containers' PIDs.
     const status = Object.fromEntries(this.exec("cat", [`/proc/${pid}/status`]).stdout.split("\n")
       .filter((l) => l.includes(":")).map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1).trim()]));
