@@ -353,13 +353,21 @@ describe("argocd > sync", () => {
       } as KubeObject);
       const { path: _path, ...helmSource } = shipped.spec.source;
       await argocd.apply({ ...shipped, spec: { ...shipped.spec, source: { ...helmSource, repoURL: repository, chart: "edge", targetRevision: version } } } as KubeObject);
-      const app = await argocd.waitForApplication(APP, "Synced and Healthy", (a) => synced(a) && a.status?.health?.status === "Healthy" && a.status?.operationState?.phase === "Succeeded", 240);
-      expect(app.status?.sync?.revision).toBe(version);
+      const app = await argocd.waitForApplication(APP, `Synced to ${version} and Healthy`,
+        (a) => synced(a) && a.status?.sync?.revision === version && a.status?.health?.status === "Healthy" && a.status?.operationState?.phase === "Succeeded", 240);
       expect(outOfSync(app)).toEqual([]);
       expect(unhealthy(app)).toEqual([]);
-      // The values file named in the Application came from the package: on-prem-ha's autoscaler.
-      const hpa = await argocd.get<KubeObject & { spec: { minReplicas: number; maxReplicas: number } }>("autoscaling/v2", "HorizontalPodAutoscaler", "edge-kong", "kong");
-      expect(hpa?.spec).toMatchObject({ minReplicas: 2, maxReplicas: 5 });
+      // The values file named in the Application came from the package: on-prem-ha's requests for
+      // Kong (the defaults ask for half), as the Kong chart received them.
+      const preset = parse(readFileSync(join(repoRoot, "presets", "on-prem-ha.yaml"), "utf8")) as { kong: { resources: { requests: { cpu: string } } } };
+      expect(preset.kong.resources.requests.cpu).toBe("500m");
+      if (kong.kind === "stand-in") {
+        const recorded = await argocd.get<KubeObject & { data: { "values.json": string } }>("v1", "ConfigMap", "kong-stand-in-values", "kong");
+        expect(JSON.parse(recorded!.data["values.json"]).resources.requests.cpu).toBe("500m");
+      } else {
+        const deployment = await argocd.get<KubeObject & { spec: { template: { spec: { containers: { name: string; resources: { requests: { cpu: string } } }[] } } } }>("apps/v1", "Deployment", "edge-kong", "kong");
+        expect(deployment!.spec.template.spec.containers.find((c) => c.name === "proxy")!.resources.requests.cpu).toBe("500m");
+      }
       // The repo-server fetched exactly the pushed package.
       expect(registry.log()).toMatch(new RegExp(`"GET /v2/charts/edge/manifests/(${version}|${digest}) `));
       const r = await cluster.api("DELETE", `/apis/argoproj.io/v1alpha1/namespaces/${ARGOCD_NAMESPACE}/applications/${APP}`);
