@@ -13,7 +13,11 @@
  * round, for scale. Reported: medians of each target, and the median and spread (min–max) of the
  * per-round ratios, against a goal of ±3 %: node:80 cannot beat the NodePort it is rewritten to,
  * so a ratio above 1 is noise, and a spread within ±3 % is what lets a regression of the rewrite
- * show. The Kong stand-in pods keep no TIME_WAIT sockets (as `npm run bench`'s nginx): through
+ * show. The release runs with the `source-ip` preset (externalTrafficPolicy Local), so that every
+ * connection to node a takes one path, to the Kong pod on node a, whichever target: with `Cluster`
+ * each connection picks a pod on either node, and a run's share of the other node's hop (16
+ * keep-alive connections: a coin toss each) moved its rate by more than the rewrite costs. The
+ * Kong stand-in pods keep no TIME_WAIT sockets (as `npm run bench`'s nginx): through
  * the NodePort every client is masqueraded to a node address, and new SYNs would otherwise hit
  * TIME_WAIT tuples of earlier connections (a 1 s retransmit each), an artefact of one client
  * machine that would dwarf the rules' cost. Not a test. Options (environment): BENCH_ROUNDS
@@ -21,6 +25,7 @@
  * make ten times as many).
  */
 import { join } from "node:path";
+import { repoRoot } from "../../gen/src/files.js";
 import { builtImage } from "../image/image.js";
 import { removeScratchCharts, scratchChart } from "../lib/chart.js";
 import { helms, requirePrograms } from "../lib/tools.js";
@@ -54,7 +59,8 @@ async function benchMode(mode: ProxyMode): Promise<string[]> {
   const cluster = new NodeCluster({ mode, images: [{ name: "node-init", archive: join(nodeInit.out, "edge-node-init.oci.tar") }, standIn] });
   try {
     await cluster.start();
-    const r = cluster.helm(helms[0].path, ["install", "edge", scratchChart(), ...standInValues(standIn), "--wait", "--timeout", "300s"]);
+    const r = cluster.helm(helms[0].path, ["install", "edge", scratchChart(), ...standInValues(standIn),
+      "-f", join(repoRoot, "presets", "source-ip.yaml"), "--wait", "--timeout", "300s"]);
     if (r.status !== 0) throw new Error(`helm install: ${r.stdout}${r.stderr}`);
     await cluster.control.waitFor(async () => cluster.curl(`http://${cluster.address(0)}/`).startsWith("kong-stand-in"), "node a :80", 120);
     const pods = ((await cluster.control.api("GET", "/api/v1/namespaces/kong/pods?labelSelector=app.kubernetes.io%2Fname%3Dkong")).body as {
@@ -68,10 +74,12 @@ async function benchMode(mode: ProxyMode): Promise<string[]> {
       const r = node.exec("nsenter", ["--target", node.containerPid(id), "--net", "--", "sh", "-c", "echo 0 > /proc/sys/net/ipv4/tcp_max_tw_buckets"]);
       if (r.status !== 0) throw new Error(`bench:nodes: no TIME_WAIT in ${pod.status.podIP}: ${r.stderr}`);
     }
+    const local = pods.find((p) => p.spec.nodeName === cluster.nodes[0]!.name);
+    if (!local) throw new Error("bench:nodes: no Kong pod on node a");
     const targets = {
       "node:80": `http://${cluster.address(0)}/`,
       nodePort: `http://${cluster.address(0)}:30080/`,
-      pod: `http://${pods[0]!.status.podIP}:8000/`,
+      pod: `http://${local.status.podIP}:8000/`,
     };
     const lines = [`kube-proxy ${mode} mode, ${rounds} rounds of ab -c 16 (${requests} requests per run with a new connection each, ${10 * requests} with keep-alive):`];
     for (const keepAlive of [true, false]) {

@@ -22,7 +22,7 @@
  * namespace and cgroup, however the test ended; nothing it makes is in the machine's namespaces.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "../../gen/src/files.js";
@@ -279,6 +279,27 @@ export class NodeCluster {
   /** `helm <args>` against the cluster. */
   helm(helmPath: string, args: string[]): Run {
     return this.control.helm(helmPath, args);
+  }
+
+  /**
+   * `helm <args>` from the lan, as an operator's machine there runs it: it reaches the registry
+   * (trusting its CA) and the API server through node a's :6443 (whose certificate names
+   * `kubernetes`, not the node's address).
+   */
+  helmOnLan(helmPath: string, args: string[]): Run {
+    const kubeconfig = join(this.dir, "lan.kubeconfig");
+    const d = (f: string) => join(this.control.dir, f);
+    writeFileSync(kubeconfig, `apiVersion: v1
+kind: Config
+clusters: [{name: edge, cluster: {server: "https://${this.address(0)}:6443", tls-server-name: kubernetes, certificate-authority: "${d("ca.crt")}"}}]
+users: [{name: admin, user: {client-certificate: "${d("admin.crt")}", client-key: "${d("admin.key")}"}}]
+contexts: [{name: edge, context: {cluster: edge, user: admin}}]
+current-context: edge
+`);
+    const home = (f: string) => join(this.dir, "lan-helm", f);
+    return this.registry.client(helmPath, args, {
+      env: { KUBECONFIG: kubeconfig, HELM_CACHE_HOME: home("cache"), HELM_CONFIG_HOME: home("config"), HELM_DATA_HOME: home("data") },
+    });
   }
 
   /** What stop() left: namespaces, cgroups or processes of this cluster (empty when it removed everything). */

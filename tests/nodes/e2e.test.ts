@@ -262,7 +262,7 @@ describe.each(setups)("nodes > edge on two real nodes, kube-proxy in $mode mode,
     }
   });
 
-  it("should pull node-init by the chart's digest from a registry mirror filled by the README's air-gapped steps", async () => {
+  it("should upgrade from the chart in the registry (oci://) and pull node-init by the chart's digest from a registry mirror filled by the README's air-gapped steps", async () => {
     // The mirror: the registry on the nodes' lan (its gateway address), HTTPS with its own CA, which
     // each node's containerd trusts through a hosts.toml, as an air-gapped cluster's nodes would;
     // here under a repository of the mirror's own naming, set by nodeInit.image.repository.
@@ -273,10 +273,18 @@ describe.each(setups)("nodes > edge on two real nodes, kube-proxy in $mode mode,
     expect(digest).toBe(chartDigest);
     const repository = `${registry.host}/edge/edge-node-init`;
     const access = hostAccess === "hostPID" ? ["--set", "nodeInit.hostAccess=hostPID"] : [];
+    // The chart too, from the registry (README: helm push, then helm upgrade oci://… --version …),
+    // run from the lan where the registry is.
+    const pkg = join(nodes!.dir, "package");
+    const packaged = run(helm.path, ["package", scratchChart(), "--destination", pkg]);
+    expect(packaged.status, packaged.stderr).toBe(0);
+    const pushed = nodes!.helmOnLan(helm.path, ["push", join(pkg, `edge-${chartVersion}.tgz`), `oci://${registry.host}/charts`]);
+    expect(pushed.status, pushed.stderr).toBe(0);
     const oldNodeInit = new Set((await nodeInitPods()).map((p) => p.metadata.uid));
-    const r = nodes!.helm(helm.path, ["upgrade", "edge", scratchChart(), ...imageValues, ...access,
+    const r = nodes!.helmOnLan(helm.path, ["upgrade", "edge", `oci://${registry.host}/charts/edge`, "--version", chartVersion, ...imageValues, ...access,
       "--set", `nodeInit.image.repository=${repository}`, "--wait", "--timeout", "180s"]);
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(registry.log()).toMatch(new RegExp(`"GET /v2/charts/edge/manifests/(${chartVersion}|sha256:[0-9a-f]{64}) `));
     await nodes!.control.waitFor(async () => {
       const now = await nodeInitPods();
       return now.length === 2 && now.every((p) => !oldNodeInit.has(p.metadata.uid) && ready(p));
