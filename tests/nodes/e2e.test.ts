@@ -257,9 +257,10 @@ describe.each(setups)("nodes > edge on two real nodes, kube-proxy in $mode mode,
       expect(pulled(address, "edge-chart/edge-node-init", chartDigest), `node-init pulled by ${node.name}`).toBe(true);
       expect(pulled(address, "kong-stand-in", chartVersion), `the Kong stand-in pulled by ${node.name}`).toBe(true);
     }
-    for (const pod of await nodeInitPods()) {
-      expect(pod.status.containerStatuses!.find((c) => c.name === "node-init")!.imageID).toBe(`ghcr.io/edge-chart/edge-node-init@${chartDigest}`);
-    }
+    // The CRI names what a container runs by the reference it was pulled by (once it has started).
+    const imageIds = async () => (await nodeInitPods()).map((p) => p.status.containerStatuses?.find((c) => c.name === "node-init")?.imageID ?? "");
+    await nodes!.control.waitFor(async () => (await imageIds()).every(Boolean), "node-init's containers started", 60);
+    expect(await imageIds()).toEqual(nodes!.nodes.map(() => `ghcr.io/edge-chart/edge-node-init@${chartDigest}`));
   });
 
   it("should upgrade from the chart in the registry (oci://) and pull node-init by the chart's digest from a registry mirror filled by the README's air-gapped steps", async () => {
