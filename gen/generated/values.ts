@@ -115,9 +115,13 @@ export interface EdgeValues {
        */
       repository: string;
       /**
-       * Image tag.
+       * Image tag, or a tag pinned to its digest (`3.9@sha256:…`), which nodes then pull by digest.
        */
       tag: string;
+      /**
+       * The version the image is, for the Kong chart's feature checks: required when `tag` carries a digest (the chart cannot read a version from it), and must agree with a version-shaped tag.
+       */
+      effectiveSemver?: string | null;
       [k: string]: unknown | undefined;
     };
     /**
@@ -313,9 +317,13 @@ export interface EdgeValues {
          */
         repository: string;
         /**
-         * Image tag.
+         * Image tag, or a tag pinned to its digest (`3.9@sha256:…`), which nodes then pull by digest.
          */
         tag: string;
+        /**
+         * The version the image is, for the Kong chart's feature checks: required when `tag` carries a digest (the chart cannot read a version from it), and must agree with a version-shaped tag.
+         */
+        effectiveSemver?: string | null;
         [k: string]: unknown | undefined;
       };
       /**

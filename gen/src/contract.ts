@@ -58,6 +58,32 @@ const image = (description: string, repository: string, tag: string, digest = ""
   pullPolicy: oneOf("Image pull policy.", ["IfNotPresent", "Always", "Never"], "IfNotPresent"),
 });
 
+/**
+ * An image the Kong chart runs, by a tag or by a tag pinned to a digest (`3.9@sha256:…`). The Kong
+ * chart reads Kong's version from the tag; a pinned tag needs `effectiveSemver`, which must agree with
+ * a version-shaped tag (templates/validate.yaml). A default pinned to a digest (Renovate pins them)
+ * brings its version as `effectiveSemver`'s default.
+ */
+export function kongImage(description: string, repository: string, tag: string): Node {
+  // The Kong chart's own default is null (unset).
+  const effectiveSemver: Node = {
+    ...whenSet("string", "The version the image is, for the Kong chart's feature checks: required when `tag` carries a digest (the chart cannot read a version from it), and must agree with a version-shaped tag.", { pattern: re.semver }),
+    type: ["string", "null"],
+  };
+  const [version, digest] = tag.split("@");
+  return obj(description, {
+    repository: str("Image repository; point it at your mirror in air-gapped clusters.", repository, { pattern: re.imageRepository }),
+    tag: str("Image tag, or a tag pinned to its digest (`3.9@sha256:…`), which nodes then pull by digest.", tag, { pattern: re.imageTagAtDigest }),
+    ...digest && { effectiveSemver: { ...effectiveSemver, default: version! } },
+  }, {
+    open: true,
+    // Checked here, before rendering: the Kong chart's templates fail on a pinned tag without it,
+    // before templates/validate.yaml could name it.
+    extra: { if: { properties: { tag: { type: "string", pattern: "^.*@.*$" } } }, then: { required: ["effectiveSemver"], properties: { effectiveSemver: { type: "string" } } } },
+    optional: digest ? {} : { effectiveSemver },
+  });
+}
+
 const kong = obj("Values for the Kong subchart (charts.konghq.com `kong`). Keys typed here are the ones edge relies on or pins for security; every other Kong value is passed through unchanged.", {
   namespace: namespace("Namespace Kong runs in. edge creates it (see `namespaces.kong.create`) with Pod Security `restricted`.", "kong"),
   deployment: obj("Kong's Deployment options.", {
@@ -79,10 +105,7 @@ const kong = obj("Values for the Kong subchart (charts.konghq.com `kong`). Keys 
       [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 80 } } }],
       { minItems: 1 }),
   }, { open: true }),
-  image: obj("Kong's image, pinned here so the chart lists exactly what it runs (Chart.yaml `artifacthub.io/images`).", {
-    repository: str("Image repository; point it at your mirror in air-gapped clusters.", "kong", { pattern: re.imageRepository }),
-    tag: str("Image tag.", "3.9", { pattern: re.imageTag }),
-  }, { open: true }),
+  image: kongImage("Kong's image, pinned here so the chart lists exactly what it runs (Chart.yaml `artifacthub.io/images`).", "kong", "3.9"),
   resources: resources("Resources of Kong's proxy container. CPU requests are required: the HPA's utilization target is a share of them.",
     { cpu: ["250m", "2"], memory: ["256Mi", "1Gi"] }, true),
   podDisruptionBudget: obj("The Kong chart's own PodDisruptionBudget: off, because it selects on the chart and version labels and so stops covering the old pods during an upgrade. edge renders Kong's budget instead (`podDisruptionBudget`).", {
@@ -134,10 +157,7 @@ const kong = obj("Values for the Kong subchart (charts.konghq.com `kong`). Keys 
     type: oneOf("Service type when enabled; `ClusterIP` keeps it inside the cluster.", ["ClusterIP", "NodePort", "LoadBalancer"], "ClusterIP"),
   }, { open: true }),
   ingressController: obj("Kong's ingress controller.", {
-    image: obj("The ingress controller's image, pinned here so the chart lists exactly what it runs (Chart.yaml `artifacthub.io/images`).", {
-      repository: str("Image repository; point it at your mirror in air-gapped clusters.", "kong/kubernetes-ingress-controller", { pattern: re.imageRepository }),
-      tag: str("Image tag.", "3.5", { pattern: re.imageTag }),
-    }, { open: true }),
+    image: kongImage("The ingress controller's image, pinned here so the chart lists exactly what it runs (Chart.yaml `artifacthub.io/images`).", "kong/kubernetes-ingress-controller", "3.5"),
     resources: resources("Resources of the ingress controller container (in Kong's pod, so the HPA needs its CPU request too).",
       { cpu: ["50m", "500m"], memory: ["128Mi", "256Mi"] }, true),
     admissionWebhook: obj("The controller's validating admission webhook.", {

@@ -46,6 +46,12 @@ export const dnsSubdomainOrEmpty = "^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?([.][a-z
 /** An image tag. */
 export const imageTag = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$";
 
+/** An image tag, optionally pinned to a digest: `3.9` or `3.9@sha256:…` (the tag kept for readers). */
+export const imageTagAtDigest = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(@sha256:[a-f0-9]{64})?$";
+
+/** A version the Kong chart can compare (`semverCompare`): 3.9, 3.9.1, 3.10.0-rc.1. */
+export const semver = "^[0-9]+[.][0-9]+([.][0-9]+)?([-+][0-9A-Za-z.-]+)?$";
+
 /** An image digest, or empty for none. */
 export const imageDigest = "^(sha256:[a-f0-9]{64})?$";
 

@@ -1,7 +1,8 @@
 /**
  * chart > images: Chart.yaml's `artifacthub.io/images` lists exactly the images the chart runs with
  * its default values (Kong, its ingress controller, node-init, the helm test pod), so what Artifact
- * Hub shows and scanners check is what lands on the nodes.
+ * Hub shows and scanners check is what lands on the nodes; Kong's images pinned to digests reach
+ * the Kong chart with the version it checks features against.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -62,5 +63,23 @@ describe("chart > images", () => {
 
   it.runIf(kongChart().kind === "real")("should run exactly the listed images, Kong's included (real chart)", () => {
     expect(podImages(render(helms[0]))).toEqual(listed.map((l) => l.image).sort());
+  });
+
+  describe.each(helms)("Kong's images pinned to digests ($name)", (helm) => {
+    const digest = `sha256:${"5e".repeat(32)}`;
+    const set = [
+      `kong.image.tag=3.9@${digest}`, "kong.image.effectiveSemver=3.9.1",
+      `kong.ingressController.image.tag=3.5@${digest}`, "kong.ingressController.image.effectiveSemver=3.5.0",
+    ];
+
+    it.runIf(kongChart().kind === "stand-in")("should hand the Kong chart each pinned tag and the version it checks features against", () => {
+      const received = kongValues(render(helm, { set })) as { image: Image & { effectiveSemver: string }; ingressController: { image: Image & { effectiveSemver: string } } };
+      expect(received.image).toMatchObject({ repository: "kong", tag: `3.9@${digest}`, effectiveSemver: "3.9.1" });
+      expect(received.ingressController.image).toMatchObject({ repository: "kong/kubernetes-ingress-controller", tag: `3.5@${digest}`, effectiveSemver: "3.5.0" });
+    });
+
+    it.runIf(kongChart().kind === "real")("should run Kong and its ingress controller by `tag@digest` (real chart)", () => {
+      expect(podImages(render(helm, { set }))).toEqual(expect.arrayContaining([`kong:3.9@${digest}`, `kong/kubernetes-ingress-controller:3.5@${digest}`]));
+    });
   });
 });

@@ -3,9 +3,10 @@
  * keys, integer where it counts, RE2-safe in its patterns, and builds a self-contained draft-07
  * document.
  */
+import { Ajv } from "ajv";
 import type { JSONSchema7, JSONSchema7Definition } from "json-schema";
 import { describe, expect, it } from "vitest";
-import { contract } from "../../gen/src/contract.js";
+import { contract, kongImage } from "../../gen/src/contract.js";
 import { defaultOf, type Node, obj, str } from "../../gen/src/dsl.js";
 import { assertDocumented, buildSchema } from "../../gen/src/schema.js";
 import { walk } from "../../gen/src/walk.js";
@@ -220,5 +221,30 @@ describe("gen > schema > document", () => {
     const before = JSON.stringify(contract);
     buildSchema(contract);
     expect(JSON.stringify(contract)).toBe(before);
+  });
+});
+
+describe("gen > schema > Kong's images", () => {
+  const digest = `sha256:${"0f".repeat(32)}`;
+  const validate = (node: Node) => new Ajv({ strict: true, allErrors: true }).compile(node);
+
+  it("should accept a tag, or a pinned tag only with effectiveSemver", () => {
+    const check = validate(kongImage("Kong.", "kong", "3.9"));
+    expect(check({ repository: "kong", tag: "3.9" })).toBe(true);
+    expect(check({ repository: "kong", tag: "3.9", effectiveSemver: null })).toBe(true);
+    expect(check({ repository: "kong", tag: `3.9@${digest}`, effectiveSemver: "3.9" })).toBe(true);
+    expect(check({ repository: "kong", tag: `3.9@${digest}` })).toBe(false);
+    expect(check.errors?.map((e) => e.message)).toContain("must have required property 'effectiveSemver'");
+    expect(check({ repository: "kong", tag: `3.9@${digest}`, effectiveSemver: null })).toBe(false);
+    expect(check.errors?.map((e) => `${e.instancePath} ${e.message}`)).toContain("/effectiveSemver must be string");
+  });
+
+  it("should give a default pinned to a digest its version as effectiveSemver, and that default should validate", () => {
+    const node = kongImage("Kong.", "kong", `3.10.1@${digest}`);
+    const def = defaultOf(node);
+    expect(def).toEqual({ repository: "kong", tag: `3.10.1@${digest}`, effectiveSemver: "3.10.1" });
+    expect(validate(node)(def)).toBe(true);
+    expect(node.required).toContain("effectiveSemver");
+    expect(defaultOf(kongImage("Kong.", "kong", "3.9"))).toEqual({ repository: "kong", tag: "3.9" });
   });
 });

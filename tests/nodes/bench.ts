@@ -30,7 +30,7 @@ import { builtImage } from "../image/image.js";
 import { removeScratchCharts, scratchChart } from "../lib/chart.js";
 import { helms, requirePrograms } from "../lib/tools.js";
 import { inNs } from "../testbed/testbed.js";
-import { goImage, NodeCluster, standInValues } from "./cluster.js";
+import { goImage, NodeCluster, ociImage, standInValues } from "./cluster.js";
 import type { ProxyMode } from "./node.js";
 
 if (process.getuid?.() !== 0) throw new Error("bench:nodes: real nodes need root");
@@ -56,7 +56,7 @@ const mid = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values
 async function benchMode(mode: ProxyMode): Promise<string[]> {
   const nodeInit = builtImage();
   const standIn = goImage("kong-stand-in");
-  const cluster = new NodeCluster({ mode, images: [{ name: "node-init", archive: join(nodeInit.out, "edge-node-init.oci.tar") }, standIn] });
+  const cluster = new NodeCluster({ mode, images: [ociImage(join(nodeInit.out, "edge-node-init.oci.tar")), standIn] });
   try {
     await cluster.start();
     const r = cluster.helm(helms[0].path, ["install", "edge", scratchChart(), ...standInValues(standIn),

@@ -35,10 +35,23 @@ import { cgroupRootOf, leftCgroupRoots, Node, type PortmapBackend, type ProxyMod
 export const lan = { gateway: "192.0.2.1", client: "192.0.2.10", nodeBase: 11, prefix: "192.0.2" };
 export const clusterCidr = "10.244.0.0/16";
 
-/** An image built here as an OCI archive, which records `name` (repository:tag) in its index. */
+/** An image built here as an OCI archive. */
 export interface NodeImage {
+  /** repository:tag, as the archive's index records it (io.containerd.image.name). */
   name: string;
+  /** The digest the registry serves it by: the archive's manifest (or index) of that name. */
+  digest: string;
   archive: string;
+}
+
+/** The image an OCI archive holds, by the name and digest its index.json records. */
+export function ociImage(archive: string): NodeImage {
+  const r = run("tar", ["-xOf", archive, "index.json"]);
+  if (r.status !== 0) throw new Error(`${archive}: no index.json: ${r.stderr}`);
+  const index = JSON.parse(r.stdout) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
+  const named = index.manifests.find((m) => m.annotations?.["io.containerd.image.name"]);
+  if (!named) throw new Error(`${archive} records no image name (io.containerd.image.name)`);
+  return { name: named.annotations!["io.containerd.image.name"]!, digest: named.digest, archive };
 }
 
 /** An image built here as an OCI archive: `sh images/build-go.sh NAME`. */
@@ -46,23 +59,25 @@ export function goImage(name: string): NodeImage {
   const out = join(repoRoot, ".cache", "images", name);
   const r = run("sh", [join(repoRoot, "images", "build-go.sh"), name]);
   if (r.status !== 0) throw new Error(`images/build-go.sh ${name}: ${r.stderr}`);
-  const version = /^version: *(\S+)/m.exec(readFileSync(join(repoRoot, "Chart.yaml"), "utf8"))![1]!;
-  return { name: `edge.test/${name}:${version}`, archive: join(out, `${name}.oci.tar`) };
+  return ociImage(join(out, `${name}.oci.tar`));
 }
+
+/** How a pod spec names an image so that nodes pull it by digest: repository:tag@digest. */
+export const pinnedName = (image: NodeImage): string => `${image.name}@${image.digest}`;
 
 /** The repository and tag of an image name. */
 export const repositoryAndTag = (name: string): [string, string] => [name.replace(/:[^:/]+$/, ""), name.replace(/^.*:/, "")];
 
 /**
  * The only values the real-node tests and the demo set: Kong's and its ingress controller's image
- * is the Kong stand-in (`image`, from goImage("kong-stand-in")); node-init's stays the chart's own.
+ * is the Kong stand-in (`image`, from goImage("kong-stand-in")), pinned to its digest as a user pins
+ * Kong's (the version the Kong chart checks is the tag's); node-init's stays the chart's own.
  */
 export function standInValues(image: NodeImage): string[] {
   const [repository, tag] = repositoryAndTag(image.name);
-  return [
-    "--set", `kong.image.repository=${repository}`, "--set", `kong.image.tag=${tag}`,
-    "--set", `kong.ingressController.image.repository=${repository}`, "--set", `kong.ingressController.image.tag=${tag}`,
-  ];
+  return ["kong.image", "kong.ingressController.image"].flatMap((key) => [
+    "--set", `${key}.repository=${repository}`, "--set", `${key}.tag=${tag}@${image.digest}`, "--set", `${key}.effectiveSemver=${tag}`,
+  ]);
 }
 
 export interface LoadResult {
@@ -93,6 +108,8 @@ export class NodeCluster {
   readonly client: string;
   /** The registry every node pulls its images from, on the lan. */
   readonly registry: Registry;
+  /** The pause image, every pod's sandbox: pulled by digest (set by start()). */
+  pause?: NodeImage;
   private forwarder?: ChildProcess;
   private readonly servers: ChildProcess[] = [];
   /** Seconds from start() until every node was Ready. */
@@ -125,7 +142,7 @@ export class NodeCluster {
     const started = performance.now();
     NodeCluster.reapStale();
     const count = this.options.nodes ?? 2;
-    const pause = goImage("pause");
+    const pause = this.pause = goImage("pause");
     await this.control.start();
     const apiSocket = join(this.dir, "api.sock");
     this.forwarder = spawn("setpriv", ["--pdeathsig", "SIGKILL", "--", process.execPath, join(import.meta.dirname, "forward.mjs"),
@@ -143,25 +160,24 @@ export class NodeCluster {
     }
     this.wire();
     await this.registry.start();
-    const upstreams = new Set([pause, ...(this.options.images ?? [])].map((image) => this.push(image.archive)));
+    const upstreams = new Set([pause, ...(this.options.images ?? [])].map((image) => this.push(image)));
     for (const n of this.nodes) for (const upstream of upstreams) this.registry.hostsToml(n.registryConfigPath, upstream);
-    await Promise.all(this.nodes.map((n) => n.start(pause.name)));
+    await Promise.all(this.nodes.map((n) => n.start(pinnedName(pause))));
     await this.apiEndpoints();
     await this.control.waitFor(async () => (await this.readyNodes()).length === count, `${count} nodes Ready`, 180);
     this.startSeconds = (performance.now() - started) / 1000;
   }
 
   /**
-   * Pushes an OCI archive to the lan's registry under the name its index records, without the
-   * registry host (ghcr.io/edge-chart/edge-node-init:0.1.0 → <lan registry>/edge-chart/edge-node-init:0.1.0),
-   * as `oras cp` fills a mirror; returns that host, which the nodes then mirror.
+   * Pushes an image to the lan's registry under its name without the registry host
+   * (ghcr.io/edge-chart/edge-node-init:0.1.0 → <lan registry>/edge-chart/edge-node-init:0.1.0), as
+   * `oras cp` fills a mirror; returns that host, which the nodes then mirror.
    */
-  private push(archive: string): string {
-    const index = JSON.parse(run("tar", ["-xOf", archive, "index.json"]).stdout) as { manifests: { annotations?: Record<string, string> }[] };
-    const name = index.manifests.map((m) => m.annotations?.["io.containerd.image.name"]).find(Boolean);
-    const m = name && /^([^/]+)\/(.+):([^:/]+)$/.exec(name);
-    if (!m) throw new Error(`${archive} records no image name (io.containerd.image.name) to push it under`);
-    this.registry.pushArchive(archive, m[3]!, m[2]!);
+  private push(image: NodeImage): string {
+    const m = /^([^/]+)\/(.+):([^:/]+)$/.exec(image.name);
+    if (!m) throw new Error(`${image.archive}: image name ${image.name} has no registry host and tag to push it under`);
+    const digest = this.registry.pushArchive(image.archive, m[3]!, m[2]!);
+    if (digest !== image.digest) throw new Error(`${image.name}: the registry serves ${digest}, the archive records ${image.digest}`);
     return m[1]!;
   }
 

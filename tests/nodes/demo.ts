@@ -14,7 +14,7 @@ import { repoRoot } from "../../gen/src/files.js";
 import { builtImage } from "../image/image.js";
 import { kongChart, removeScratchCharts, scratchChart } from "../lib/chart.js";
 import { helms } from "../lib/tools.js";
-import { goImage, lan, NodeCluster, standInValues } from "./cluster.js";
+import { goImage, lan, NodeCluster, ociImage, standInValues } from "./cluster.js";
 
 const dir = join(repoRoot, ".cache", "demo");
 const stateFile = join(dir, "demo.json");
@@ -29,7 +29,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function serve(): Promise<void> {
   const standIn = goImage("kong-stand-in");
   const nodeInit = builtImage();
-  const cluster = new NodeCluster({ mode: "nftables", images: [{ name: "node-init", archive: join(nodeInit.out, "edge-node-init.oci.tar") }, standIn] });
+  const cluster = new NodeCluster({ mode: "nftables", images: [ociImage(join(nodeInit.out, "edge-node-init.oci.tar")), standIn] });
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

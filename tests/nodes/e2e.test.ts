@@ -17,7 +17,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { kongChart, removeScratchCharts, scratchChart } from "../lib/chart.js";
 import { helms, requirePrograms, run } from "../lib/tools.js";
 import { builtImage } from "../image/image.js";
-import { goImage, lan, NodeCluster, repositoryAndTag, standInValues } from "./cluster.js";
+import { goImage, lan, NodeCluster, ociImage, pinnedName, repositoryAndTag, standInValues } from "./cluster.js";
 import { kubeletSysctls, type PortmapBackend, type ProxyMode } from "./node.js";
 
 if (process.getuid?.() !== 0) throw new Error("nodes > e2e: needs root (CI runs as root)");
@@ -32,7 +32,7 @@ const chartDigest = /^ {4}digest: *"?(sha256:[0-9a-f]{64})/m.exec(readFileSync(j
 const nodeInitImage = `ghcr.io/edge-chart/edge-node-init@${chartDigest}`;
 const helm = helms[0];
 const standIn = goImage("kong-stand-in");
-const [standInRepository, standInTag] = repositoryAndTag(standIn.name);
+const standInTag = repositoryAndTag(standIn.name)[1];
 const imageValues = standInValues(standIn);
 
 /** What must be the same before and after: the machine's nftables ruleset, links and the kernel settings kubelet checks. */
@@ -103,7 +103,7 @@ describe.each(setups)("nodes > edge on two real nodes, kube-proxy in $mode mode,
     nodes = new NodeCluster({
       mode,
       portmap,
-      images: [{ name: "node-init", archive: join(nodeInit.out, "edge-node-init.oci.tar") }, standIn],
+      images: [ociImage(join(nodeInit.out, "edge-node-init.oci.tar")), standIn],
     });
     try {
       await nodes.start();
@@ -246,16 +246,18 @@ describe.each(setups)("nodes > edge on two real nodes, kube-proxy in $mode mode,
     await nodes!.control.waitFor(async () => (await nodeInitPods()).filter((p) => ready(p) && p.status.containerStatuses?.length === 1).length === 2, "node-init back to one container on both nodes", 90);
   }, 300_000);
 
-  it("should have pulled every image through the lan's registry, by the names the pod specs give: pause, node-init by the chart's digest, the Kong stand-in", async () => {
+  it("should have pulled every image through the lan's registry by digest: pause, node-init by the chart's digest, the Kong stand-in by the digest its tag is pinned to", async () => {
     const requests = nodes!.registry.log().split("\n");
     // containerd names the registry it mirrors in a query (?ns=ghcr.io).
     const pulled = (node: string, path: string, reference: string) =>
       requests.some((l) => l.startsWith(`${node} `) && new RegExp(`"(HEAD|GET) /v2/${path}/manifests/${reference}(\\?ns=[^ "]+)? `).test(l));
     for (const node of nodes!.nodes) {
       const address = node.options.address;
-      expect(pulled(address, "pause", chartVersion), `pause pulled by ${node.name}`).toBe(true);
+      expect(pulled(address, "pause", nodes!.pause!.digest), `pause pulled by ${node.name}`).toBe(true);
       expect(pulled(address, "edge-chart/edge-node-init", chartDigest), `node-init pulled by ${node.name}`).toBe(true);
-      expect(pulled(address, "kong-stand-in", chartVersion), `the Kong stand-in pulled by ${node.name}`).toBe(true);
+      expect(pulled(address, "kong-stand-in", standIn.digest), `the Kong stand-in pulled by ${node.name}`).toBe(true);
+      // Nothing was resolved by a tag.
+      expect(requests.filter((l) => l.startsWith(`${address} `)).filter((l) => /\/manifests\/(?!sha256:)/.test(l)), `tags ${node.name} resolved`).toEqual([]);
     }
     // The CRI names what a container runs by the reference it was pulled by (once it has started).
     const imageIds = async () => (await nodeInitPods()).map((p) => p.status.containerStatuses?.find((c) => c.name === "node-init")?.imageID ?? "");
@@ -392,7 +394,7 @@ describe.each(setups)("nodes > edge on two real nodes, kube-proxy in $mode mode,
     const events = async () => ((await nodes!.control.api("GET", "/api/v1/namespaces/edge-node-init/events")).body as { items: NodeInitEvent[] }).items;
     const hostPortPod = {
       apiVersion: "v1", kind: "Pod", metadata: { name: "hostport-80" },
-      spec: { nodeName: "edge-node-b", containers: [{ name: "main", image: standIn.name, imagePullPolicy: "Never", ports: [{ containerPort: 8000, hostPort: 80 }] }] },
+      spec: { nodeName: "edge-node-b", containers: [{ name: "main", image: pinnedName(standIn), imagePullPolicy: "Never", ports: [{ containerPort: 8000, hostPort: 80 }] }] },
     };
     const created = await nodes!.control.api("POST", "/api/v1/namespaces/default/pods", hostPortPod);
     expect(created.status, JSON.stringify(created.body)).toBe(201);
@@ -454,8 +456,7 @@ describe.each(setups)("nodes > edge on two real nodes, kube-proxy in $mode mode,
   });
 
   it(`should serve every new connection to both nodes' :80 while helm upgrade rolls Kong and node-init, switching node-init from ${hostAccess} to ${hostAccess === "hostPID" ? "hostNetwork" : "hostPID"}`, async () => {
-    // Kong rolls to the same image under another tag; node-init to a changed script.
-    for (const node of nodes!.nodes) node.ctr(["-n", "k8s.io", "images", "tag", "--force", standIn.name, `${standInRepository}:${standInTag}-upgrade`]);
+    // Kong rolls to the same image (its digest) under another tag; node-init to a changed script.
     const chart = join(nodes!.dir, "edge-upgrade");
     cpSync(scratchChart(), chart, { recursive: true });
     appendFileSync(join(chart, "files", "node-init.sh"), "# upgraded\n");
@@ -465,7 +466,7 @@ describe.each(setups)("nodes > edge on two real nodes, kube-proxy in $mode mode,
     await new Promise((r) => setTimeout(r, 3000));
     // node-init also switches its access mode: the rules stay while each pod is replaced.
     const other = hostAccess === "hostPID" ? "hostNetwork" : "hostPID";
-    const r = nodes!.helm(helm.path, ["upgrade", "edge", chart, ...imageValues, "--set", `kong.image.tag=${standInTag}-upgrade`,
+    const r = nodes!.helm(helm.path, ["upgrade", "edge", chart, ...imageValues, "--set", `kong.image.tag=${standInTag}-upgrade@${standIn.digest}`,
       "--set", `nodeInit.hostAccess=${other}`, "--wait", "--timeout", "300s"]);
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     await nodes!.control.waitFor(async () => {
