@@ -3,7 +3,8 @@
  * script), a broken copy does not (so the lint really runs), every action is pinned by commit, every
  * tool is built from the Go module proxy at its pin, the Kong chart comes from the commit of its
  * tag, and the release builds the image with the tests' build script, pushes the chart to an OCI
- * registry and signs both only in the one job that holds id-token.
+ * registry and signs both only in the one job that holds id-token; the build container installs its
+ * tools from the Debian snapshot of the image's package lock; and zizmor's audits that apply hold.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -111,9 +112,83 @@ describe("release workflow", () => {
     expect(sign).toContain("cosign verify-attestation");
   });
 
+  it("should install the build container's Debian tools from the snapshot of images/node-init/packages.lock, not from a mirror that moves", () => {
+    const step = workflow.jobs.image!.steps.find((x) => x.run?.includes("apt-get install"));
+    expect(step?.run).toBeDefined();
+    // The script as the job runs it, with /etc/apt in a scratch folder and apt-get recording its arguments.
+    const dir = mkdtempSync(join(tmpdir(), "edge-apt-"));
+    temps.push(dir);
+    mkdirSync(join(dir, "etc", "apt", "sources.list.d"), { recursive: true });
+    writeFileSync(join(dir, "etc", "apt", "sources.list.d", "debian.sources"), "URIs: http://deb.debian.org/debian\n");
+    mkdirSync(join(dir, "bin"));
+    writeFileSync(join(dir, "bin", "apt-get"), `#!/bin/sh\necho "$*" >>"${dir}/apt-get.log"\n`, { mode: 0o755 });
+    const r = run("sh", ["-euc", step!.run!.replaceAll("/etc/apt/", `${dir}/etc/apt/`)], { cwd: repoRoot, env: { ...process.env, PATH: `${join(dir, "bin")}:${process.env.PATH}` } });
+    expect(r.status, r.stderr).toBe(0);
+    const snapshot = /^snapshot (\d{8}T\d{6}Z)$/m.exec(readFileSync(join(repoRoot, "images", "node-init", "packages.lock"), "utf8"))![1];
+    expect(readdirSync(join(dir, "etc", "apt", "sources.list.d"))).toEqual(["snapshot.list"]);
+    expect(readFileSync(join(dir, "etc", "apt", "sources.list.d", "snapshot.list"), "utf8")).toBe([
+      `deb [check-valid-until=no] http://snapshot.debian.org/archive/debian/${snapshot} bookworm main`,
+      `deb [check-valid-until=no] http://snapshot.debian.org/archive/debian/${snapshot} bookworm-updates main`,
+      `deb [check-valid-until=no] http://snapshot.debian.org/archive/debian-security/${snapshot} bookworm-security main`,
+      "",
+    ].join("\n"));
+    expect(readFileSync(join(dir, "apt-get.log"), "utf8")).toBe("update -qq\ninstall -y -qq --no-install-recommends binutils ca-certificates curl\n");
+  });
+
   it("should never let a checkout keep its credentials", () => {
     const checkouts = Object.values(workflow.jobs).flatMap((j) => j.steps.filter((x) => x.uses?.startsWith("actions/checkout@")));
     expect(checkouts.length).toBeGreaterThan(4);
     for (const c of checkouts) expect(c.with?.["persist-credentials"]).toBe(false);
+  });
+});
+
+/**
+ * The audits of zizmor (a GitHub Actions security linter; neither the Go module proxy nor npm
+ * serves it) that apply to this workflow, beyond pinned actions and checkouts without credentials
+ * (above): template-injection, dangerous-triggers, excessive-permissions, overprovisioned-secrets,
+ * cache-poisoning and unpinned-images.
+ */
+describe("release workflow > security audits", () => {
+  const raw = parse(release) as { on: Record<string, unknown>; jobs: Record<string, Job & { container?: string | { image: string }; services?: Record<string, { image: string }> }> };
+
+  it("should expand no expression inside a script (template-injection): values reach scripts through env", () => {
+    expect(runsOf().filter((x) => x.includes("${{"))).toEqual([]);
+  });
+
+  it("should run only on a pushed version tag (dangerous-triggers: no pull_request_target, workflow_run or issue events)", () => {
+    expect(raw.on).toEqual({ push: { tags: ["v*"] } });
+  });
+
+  it("should grant each job only the scopes it uses, none at the top (excessive-permissions)", () => {
+    expect(workflow.permissions).toEqual({});
+    expect(Object.fromEntries(Object.entries(workflow.jobs).map(([name, j]) => [name, j.permissions]))).toEqual({
+      image: { contents: "read" },
+      push: { contents: "read", packages: "write" },
+      chart: { contents: "read", packages: "write" },
+      sbom: { contents: "read", packages: "read" },
+      sign: { contents: "read", packages: "write", "id-token": "write" },
+      release: { contents: "write" },
+    });
+  });
+
+  it("should use no secret but the job's own GITHUB_TOKEN (overprovisioned-secrets)", () => {
+    expect(new Set([...release.matchAll(/\bsecrets\.(\w+)/g)].map((m) => m[1]))).toEqual(new Set(["GITHUB_TOKEN"]));
+    expect(release).not.toMatch(/toJSON\(secrets\)|secrets: inherit/);
+  });
+
+  it("should restore no cache a previous run could have filled (cache-poisoning)", () => {
+    const uses = Object.values(workflow.jobs).flatMap((j) => j.steps.map((x) => x.uses ?? ""));
+    expect(uses.filter((u) => /^actions\/cache[@/]/.test(u))).toEqual([]);
+    for (const x of Object.values(workflow.jobs).flatMap((j) => j.steps).filter((y) => y.uses?.startsWith("actions/setup-"))) expect(x.with?.cache).toBe(false);
+  });
+
+  it("should name every container image by digest but the build container, which Renovate pins (unpinned-images)", () => {
+    const images = Object.values(raw.jobs).flatMap((j) => [
+      ...j.container ? [typeof j.container === "string" ? j.container : j.container.image] : [],
+      ...Object.values(j.services ?? {}).map((x) => x.image),
+    ]);
+    // debian:bookworm is resolved to a digest by Renovate's first run (renovate.json, pinDigests):
+    // no registry is reachable here to resolve it. Once pinned, this list is empty.
+    expect(images.filter((i) => !/@sha256:[0-9a-f]{64}$/.test(i))).toEqual(["debian:bookworm"]);
   });
 });
