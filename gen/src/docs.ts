@@ -2,7 +2,7 @@
 import Handlebars from "handlebars";
 import type { Node } from "./dsl.js";
 import { readTemplate } from "./files.js";
-import type { Preset } from "./preset.js";
+import type { Preset } from "./define-preset.js";
 import { typeLabel, walk } from "./walk.js";
 
 const cell = (text: string): string => text.replace(/\|/g, "\\|").replace(/\n/g, " ");

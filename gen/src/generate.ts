@@ -1,8 +1,9 @@
 /** The whole pipeline in memory: contract → schema → types, values.yaml, presets, README blocks. */
+import { catalog } from "./catalog.js";
 import { contract } from "./contract.js";
 import { defaultOf } from "./dsl.js";
 import { emitReadme } from "./docs.js";
-import { emitPreset, presets, validatePreset } from "./presets.js";
+import { emitPreset, validatePreset } from "./preset-yaml.js";
 import { buildSchema } from "./schema.js";
 import { emitTypes } from "./types.js";
 import { emitValuesYaml } from "./values-yaml.js";
@@ -18,10 +19,10 @@ export async function generate(readme: string): Promise<Map<string, string>> {
   out.set("values.schema.json", `${JSON.stringify(schema, null, 2)}\n`);
   out.set(TYPES_PATH, await emitTypes(schema));
   out.set("values.yaml", emitValuesYaml(contract));
-  for (const preset of presets) {
+  for (const preset of catalog) {
     validatePreset(schema, defaults, preset);
     out.set(`presets/${preset.name}.yaml`, emitPreset(preset));
   }
-  out.set("README.md", emitReadme(readme, contract, presets));
+  out.set("README.md", emitReadme(readme, contract, catalog));
   return out;
 }

@@ -11,7 +11,7 @@ import { emitValuesTable } from "../../gen/src/docs.js";
 import { defaultOf, int, type Node } from "../../gen/src/dsl.js";
 import { repoRoot } from "../../gen/src/files.js";
 import { generate } from "../../gen/src/generate.js";
-import { presets } from "../../gen/src/presets.js";
+import { catalog } from "../../gen/src/catalog.js";
 import { buildSchema } from "../../gen/src/schema.js";
 import { emitTypes } from "../../gen/src/types.js";
 import { emitValuesYaml } from "../../gen/src/values-yaml.js";
@@ -48,7 +48,7 @@ describe("gen > generate", () => {
     expect([...first.keys()].sort()).toEqual([
       "README.md",
       "gen/generated/values.ts",
-      ...presets.map((p) => `presets/${p.name}.yaml`),
+      ...catalog.map((p) => `presets/${p.name}.yaml`),
       "values.schema.json",
       "values.yaml",
     ].sort());

@@ -1,4 +1,4 @@
-import { definePreset } from "../preset.js";
+import { definePreset } from "../define-preset.js";
 
 /** kube-proxy in IPVS mode. */
 export const ipvs = definePreset({

@@ -1,4 +1,4 @@
-import { definePreset } from "../preset.js";
+import { definePreset } from "../define-preset.js";
 
 /** Kong behind a LoadBalancer Service (MetalLB or another implementation); node-init removed. */
 export const metallbMigration = definePreset({

@@ -1,4 +1,4 @@
-import { definePreset } from "../preset.js";
+import { definePreset } from "../define-preset.js";
 
 /** The reference environment: three worker nodes, 4 cores and 24 GiB each, kube-proxy in iptables mode. */
 export const onPremHa = definePreset({

@@ -1,4 +1,4 @@
-import { definePreset } from "../preset.js";
+import { definePreset } from "../define-preset.js";
 
 /** A one-node lab: everything on one machine, no autoscaling. */
 export const singleNode = definePreset({

@@ -1,4 +1,4 @@
-import { definePreset } from "../preset.js";
+import { definePreset } from "../define-preset.js";
 
 /** Keep the client's source IP in Kong's logs and plugins. */
 export const sourceIp = definePreset({

@@ -1,4 +1,7 @@
-/** The shape of a typed preset: a partial values file checked by the compiler and by the schema. */
+/**
+ * The type of a preset and `definePreset`, which each module in gen/src/presets/ calls: a partial
+ * values file checked by the compiler and by the schema.
+ */
 import type { EdgeValues } from "../generated/values.js";
 
 /** Every key optional at every depth; lists are replaced whole, as Helm does. */

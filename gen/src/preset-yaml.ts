@@ -1,18 +1,11 @@
-/** Emit phase: typed presets → presets/*.yaml, each validated against the schema first. */
+/** Emit phase: a typed preset → presets/<name>.yaml, validated against the schema first. */
 import { Ajv, type ValidateFunction } from "ajv";
 import Handlebars from "handlebars";
 import type { JSONSchema7 } from "json-schema";
 import YAML from "yaml";
+import type { Preset } from "./define-preset.js";
 import { type Json } from "./dsl.js";
 import { readTemplate } from "./files.js";
-import type { Preset } from "./preset.js";
-import { ipvs } from "./presets/ipvs.js";
-import { metallbMigration } from "./presets/metallb-migration.js";
-import { onPremHa } from "./presets/on-prem-ha.js";
-import { singleNode } from "./presets/single-node.js";
-import { sourceIp } from "./presets/source-ip.js";
-
-export const presets: readonly Preset[] = [onPremHa, singleNode, ipvs, sourceIp, metallbMigration];
 
 const isMap = (v: unknown): v is Record<string, Json> => v !== null && typeof v === "object" && !Array.isArray(v);
 

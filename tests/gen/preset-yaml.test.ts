@@ -1,7 +1,7 @@
 /**
- * gen > presets: every typed preset satisfies the schema once merged over the defaults the way
- * Helm merges values files, a preset that does not is refused by name and path, and the merge
- * itself follows Helm (maps merge, lists and scalars replace, null deletes).
+ * gen > preset-yaml: every preset of the catalog satisfies the schema once merged over the
+ * defaults the way Helm merges values files, a preset that does not is refused by name and path,
+ * and the merge itself follows Helm (maps merge, lists and scalars replace, null deletes).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,8 +10,9 @@ import YAML from "yaml";
 import { contract } from "../../gen/src/contract.js";
 import { defaultOf, type Json } from "../../gen/src/dsl.js";
 import { repoRoot } from "../../gen/src/files.js";
-import type { Preset } from "../../gen/src/preset.js";
-import { emitPreset, helmMerge, presets, validatePreset } from "../../gen/src/presets.js";
+import { catalog } from "../../gen/src/catalog.js";
+import type { Preset } from "../../gen/src/define-preset.js";
+import { emitPreset, helmMerge, validatePreset } from "../../gen/src/preset-yaml.js";
 import { buildSchema } from "../../gen/src/schema.js";
 import { walk } from "../../gen/src/walk.js";
 
@@ -42,18 +43,18 @@ const forbiddenKeys = leaves.filter((e) => e.node.not !== undefined && e.node.ty
 const optionalKeys = leaves.filter((e) => e.node.type !== undefined).map((e) => ({ path: e.path, type: [e.node.type].flat().join(",") }));
 const wrongValue = (type: string): Json => (type.split(",").includes("string") ? 1 : "not-a-" + type);
 
-describe("gen > presets", () => {
-  it.each(presets.map((p) => ({ name: p.name, p })))("should accept the $name preset", ({ p }) => {
+describe("gen > preset-yaml", () => {
+  it.each(catalog.map((p) => ({ name: p.name, p })))("should accept the $name preset", ({ p }) => {
     expect(() => validatePreset(schema, defaults, p)).not.toThrow();
   });
 
   it("should name presets uniquely in kebab-case", () => {
-    const names = presets.map((p) => p.name);
+    const names = catalog.map((p) => p.name);
     expect(new Set(names).size).toBe(names.length);
     for (const n of names) expect(n).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);
   });
 
-  it.each(presets.map((p) => ({ name: p.name, p })))("should write presets/$name.yaml as the preset's values under its header", ({ name, p }) => {
+  it.each(catalog.map((p) => ({ name: p.name, p })))("should write presets/$name.yaml as the preset's values under its header", ({ name, p }) => {
     const text = emitPreset(p);
     expect(text).toBe(readFileSync(join(repoRoot, "presets", `${name}.yaml`), "utf8"));
     expect(text.split("\n")[0]).toBe(`# Preset \`${name}\`: ${p.summary}`);
@@ -93,7 +94,7 @@ describe("gen > presets", () => {
   });
 });
 
-describe("gen > presets > helmMerge", () => {
+describe("gen > preset-yaml > helmMerge", () => {
   it.each<{ rule: string; base: Json; override: Json; merged: Json }>([
     { rule: "maps merge key by key", base: { a: 1, b: 2 }, override: { b: 3, c: 4 }, merged: { a: 1, b: 3, c: 4 } },
     { rule: "nested maps merge", base: { a: { x: 1, y: 2 } }, override: { a: { y: 3 } }, merged: { a: { x: 1, y: 3 } } },
@@ -117,7 +118,7 @@ describe("gen > presets > helmMerge", () => {
   });
 
   it("should merge a real preset over the defaults without losing sibling keys", () => {
-    const ipvs = presets.find((p) => p.name === "ipvs")!;
+    const ipvs = catalog.find((p) => p.name === "ipvs")!;
     const merged = helmMerge(defaults, ipvs.values as Json) as { nodeInit: Record<string, Json> };
     const base = (defaults as { nodeInit: Record<string, Json> }).nodeInit;
     expect(merged.nodeInit).toEqual({ ...base, method: "iptables-redirect" });
