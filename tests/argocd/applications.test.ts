@@ -21,8 +21,8 @@ import {
 } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { repoRoot } from "../../gen/src/files.js";
 import { type K8sObject, kongChart, removeScratchCharts, render } from "../lib/chart.js";
+import { repoRoot } from "../lib/paths.js";
 import { helms, run } from "../lib/tools.js";
 
 const kong = kongChart();

@@ -20,9 +20,9 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parseAllDocuments } from "yaml";
-import { repoRoot } from "../../gen/src/files.js";
 import { type ApiResponse, type Cluster, freePort } from "../cluster/cluster.js";
 import { Daemons } from "../lib/daemons.js";
+import { repoRoot } from "../lib/paths.js";
 import { requirePrograms, run } from "../lib/tools.js";
 
 export const ARGOCD_NAMESPACE = "argocd";

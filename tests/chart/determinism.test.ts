@@ -6,8 +6,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { repoRoot } from "../../gen/src/files.js";
 import { kongChart, presetFiles, removeScratchCharts, template } from "../lib/chart.js";
+import { repoRoot } from "../lib/paths.js";
 import { helms } from "../lib/tools.js";
 
 afterAll(removeScratchCharts);

@@ -8,8 +8,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { repoRoot } from "../../gen/src/files.js";
 import { type K8sObject, kongChart, kongValues, removeScratchCharts, render } from "../lib/chart.js";
+import { repoRoot } from "../lib/paths.js";
 import { helms } from "../lib/tools.js";
 
 afterAll(removeScratchCharts);

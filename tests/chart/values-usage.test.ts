@@ -7,8 +7,8 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { contract, walk, type Node } from "../../gen/src/index.js";
-import { repoRoot } from "../../gen/src/files.js";
 import { kongChart, kongValues, removeScratchCharts, render, template } from "../lib/chart.js";
+import { repoRoot } from "../lib/paths.js";
 import { helms } from "../lib/tools.js";
 
 afterAll(removeScratchCharts);

@@ -12,7 +12,7 @@ import { request } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { repoRoot } from "../../gen/src/files.js";
+import { repoRoot } from "../lib/paths.js";
 import { requirePrograms, run } from "../lib/tools.js";
 
 const bin = (name: string): string => {

@@ -9,7 +9,7 @@ import { appendFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileS
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { repoRoot } from "../../gen/src/files.js";
+import { repoRoot } from "../lib/paths.js";
 
 /** Top-level entries not copied: node_modules is symlinked back, the rest is not needed. */
 const SKIP = new Set(["node_modules", ".git", ".cache", ".tools", "charts"]);

@@ -6,16 +6,16 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
+import { catalog } from "../../gen/src/catalog.js";
 import { contract } from "../../gen/src/contract.js";
 import { emitValuesTable } from "../../gen/src/docs.js";
 import { defaultOf, int, type Node } from "../../gen/src/dsl.js";
-import { repoRoot } from "../../gen/src/files.js";
 import { generate } from "../../gen/src/generate.js";
-import { catalog } from "../../gen/src/catalog.js";
 import { buildSchema } from "../../gen/src/schema.js";
 import { emitTypes } from "../../gen/src/types.js";
 import { emitValuesYaml } from "../../gen/src/values-yaml.js";
 import { walk } from "../../gen/src/walk.js";
+import { repoRoot } from "../lib/paths.js";
 
 const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
 

@@ -7,14 +7,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import YAML from "yaml";
-import { contract } from "../../gen/src/contract.js";
-import { defaultOf, type Json } from "../../gen/src/dsl.js";
-import { repoRoot } from "../../gen/src/files.js";
 import { catalog } from "../../gen/src/catalog.js";
+import { contract } from "../../gen/src/contract.js";
 import type { Preset } from "../../gen/src/define-preset.js";
+import { defaultOf, type Json } from "../../gen/src/dsl.js";
 import { emitPreset, helmMerge, validatePreset } from "../../gen/src/preset-yaml.js";
 import { buildSchema } from "../../gen/src/schema.js";
 import { walk } from "../../gen/src/walk.js";
+import { repoRoot } from "../lib/paths.js";
 
 const schema = buildSchema(contract);
 const defaults = defaultOf(contract) ?? null;

@@ -8,9 +8,9 @@ import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { repoRoot } from "../../gen/src/files.js";
 import { TYPES_PATH } from "../../gen/src/generate.js";
 import { inputsHash, typecheck } from "../../gen/src/typecheck.js";
+import { repoRoot } from "../lib/paths.js";
 
 let root = "";
 const file = (p: string) => join(root, p);

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { repoRoot } from "../../gen/src/files.js";
+import { repoRoot } from "../lib/paths.js";
 import { requirePrograms, run, which } from "../lib/tools.js";
 import { blobPath, build, builtImage, copyTree, type Descriptor, imageOf, imageSource, inImage, readJson, releaseArchs, treeOf } from "./image.js";
 

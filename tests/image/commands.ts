@@ -5,8 +5,8 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { repoRoot } from "../../gen/src/files.js";
 import { render } from "../lib/chart.js";
+import { repoRoot } from "../lib/paths.js";
 import { helms, run } from "../lib/tools.js";
 
 const shfmt = join(repoRoot, ".tools", "bin", "shfmt");

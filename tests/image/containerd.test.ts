@@ -10,7 +10,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { repoRoot } from "../../gen/src/files.js";
+import { repoRoot } from "../lib/paths.js";
 import { requirePrograms, type Run, run } from "../lib/tools.js";
 import { inNs, Testbed } from "../testbed/testbed.js";
 import { builtImage } from "./image.js";

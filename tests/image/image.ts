@@ -5,7 +5,7 @@
  */
 import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from "node:fs";
 import { join, posix } from "node:path";
-import { repoRoot } from "../../gen/src/files.js";
+import { repoRoot } from "../lib/paths.js";
 import { type Run, run } from "../lib/tools.js";
 
 export const imageSource = join(repoRoot, "images", "node-init");

@@ -5,7 +5,7 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseAllDocuments } from "yaml";
-import { repoRoot } from "../../gen/src/files.js";
+import { repoRoot } from "./paths.js";
 import { type Helm, run } from "./tools.js";
 
 /** Files and folders of the repository that make up the chart (the rest is .helmignored). */

@@ -2,7 +2,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { repoRoot } from "../../gen/src/files.js";
+import { repoRoot } from "./paths.js";
 
 const bin = join(repoRoot, ".tools", "bin");
 

@@ -8,8 +8,8 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, stat
 import { tmpdir } from "node:os";
 import { basename, join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { repoRoot } from "../../gen/src/files.js";
 import { kongChart, removeScratchCharts, scratchChart } from "../lib/chart.js";
+import { repoRoot } from "../lib/paths.js";
 import { helms, run } from "../lib/tools.js";
 
 const helm3 = helms[0];

@@ -12,8 +12,8 @@
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { repoRoot } from "../../gen/src/files.js";
 import { Daemons } from "../lib/daemons.js";
+import { repoRoot } from "../lib/paths.js";
 import { requirePrograms, type Run, run } from "../lib/tools.js";
 
 /** A program of tools/install.sh's `registry` group. */

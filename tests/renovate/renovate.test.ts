@@ -10,7 +10,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { repoRoot } from "../../gen/src/files.js";
+import { repoRoot } from "../lib/paths.js";
 import { run } from "../lib/tools.js";
 
 const dir = join(repoRoot, ".tools", "renovate", "node_modules");

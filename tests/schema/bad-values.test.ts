@@ -11,9 +11,9 @@ import { join } from "node:path";
 import { Ajv, type ErrorObject } from "ajv";
 import { afterAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
-import { repoRoot } from "../../gen/src/files.js";
 import { contract, defaultOf, helmMerge, type Json } from "../../gen/src/index.js";
 import { removeScratchCharts, template } from "../lib/chart.js";
+import { repoRoot } from "../lib/paths.js";
 import { helms } from "../lib/tools.js";
 
 afterAll(removeScratchCharts);
