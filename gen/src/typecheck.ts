@@ -6,7 +6,8 @@
  * Two caches in the gitignored `.cache/`, neither able to hide an error:
  * - `gen-typecheck.key`: the hash of the inputs of the last check that passed (see `inputsHash`).
  *   While the hash is the same, so is the verdict, and the compiler is not even loaded. A check
- *   whose program holds a file outside those inputs is not remembered.
+ *   whose program holds a file neither under gen/ nor under a node_modules/ (which the lockfiles
+ *   stand for: a package changed by hand, not by npm, goes unseen) is not remembered.
  * - `gen.tsbuildinfo`: TypeScript's incremental state; otherwise it re-checks only the files
  *   whose content hash changed and the files that depend on them.
  */
