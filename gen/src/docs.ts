@@ -1,8 +1,8 @@
 /** Emit phase: the contract and presets → the generated blocks of README.md. */
 import Handlebars from "handlebars";
+import type { Preset } from "./define-preset.js";
 import type { Node } from "./dsl.js";
 import { readTemplate } from "./files.js";
-import type { Preset } from "./define-preset.js";
 import { typeLabel, walk } from "./walk.js";
 
 const cell = (text: string): string => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
