@@ -25,9 +25,9 @@
  * make ten times as many).
  */
 import { join } from "node:path";
-import { repoRoot } from "../../gen/src/files.js";
 import { builtImage } from "../image/image.js";
 import { removeScratchCharts, scratchChart } from "../lib/chart.js";
+import { repoRoot } from "../lib/paths.js";
 import { helms, requirePrograms } from "../lib/tools.js";
 import { inNs } from "../testbed/testbed.js";
 import { goImage, NodeCluster, ociImage, standInValues } from "./cluster.js";

@@ -25,7 +25,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { repoRoot } from "../../gen/src/files.js";
+import { repoRoot } from "../lib/paths.js";
 import { Cluster } from "../cluster/cluster.js";
 import { type Run, run } from "../lib/tools.js";
 import { Registry } from "../registry/registry.js";

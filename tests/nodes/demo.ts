@@ -10,9 +10,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { repoRoot } from "../../gen/src/files.js";
 import { builtImage } from "../image/image.js";
 import { kongChart, removeScratchCharts, scratchChart } from "../lib/chart.js";
+import { repoRoot } from "../lib/paths.js";
 import { helms } from "../lib/tools.js";
 import { goImage, lan, NodeCluster, ociImage, standInValues } from "./cluster.js";
 

@@ -12,9 +12,9 @@
  */
 import { appendFileSync, cpSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { repoRoot } from "../../gen/src/files.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { kongChart, removeScratchCharts, scratchChart } from "../lib/chart.js";
+import { repoRoot } from "../lib/paths.js";
 import { helms, requirePrograms, run } from "../lib/tools.js";
 import { builtImage } from "../image/image.js";
 import { goImage, lan, NodeCluster, ociImage, pinnedName, repositoryAndTag, standInValues } from "./cluster.js";

@@ -27,7 +27,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { repoRoot } from "../../gen/src/files.js";
+import { repoRoot } from "../lib/paths.js";
 import { requirePrograms, type Run, run } from "../lib/tools.js";
 
 const tools = join(repoRoot, ".tools");
