@@ -46,6 +46,30 @@ set -euf
 TABLE=edge_node_init
 FAMILY=inet
 STATE_DIR=${NODE_INIT_STATE_DIR:-/run/edge-node-init}
+# This network namespace's view of its sockets and legacy iptables tables (the parser tests point
+# it at recorded copies).
+PROC_NET=/proc/net
+
+# The globals each phase sets: a POSIX shell function returns one status, so what it finds is left
+# in these (each function's comment names those it sets), and lowercase names are its scratch.
+#   load_config           the validated configuration: PORTS PUBLIC_PORTS TLS_PORTS METHOD
+#                         SOURCE_RANGES SOURCES4 SOURCES6 INTERFACES IIFNAMES RESYNC OWNER
+#   detect_proxy_mode     MODE (ipvs, nftables, iptables-nft, iptables-legacy or none) and TABLES
+#                         (the `nft list chains` listing the other readers search)
+#   listed_or_absent      LISTING (one chain's or set's listing, empty when absent)
+#   every reader          NFT_ERROR (why nft, ip or /proc could not be read; the plan then fails)
+#   plan                  USE BLOCKED WITHHELD SERVED NODEPORTS4 NODEPORTS6 SERVICES4 SERVICES6,
+#                         from CLAIMS (hostport_claims), LISTENING (host_listeners), FOREIGN
+#                         (foreign, foreign_owner) and TERSE (terse_table); SERVICES_READ says
+#                         kube-ipvs0's addresses need no new read
+#   install_rules         APPLIED, RECORDED and RECORDED_TERSE (the table as installed)
+#   ready, check, intact  REASON (why not)
+#   api                   BASE CACERT TOKEN (api_target) and API_CODE
+#   run                   REPAIRS PLAN_ERRORS, LISTENERS (the last plan's LISTENING), its helpers'
+#                         PIDs (TICKER MONITOR FILTER ADDRESS_MONITOR ADDRESS_FILTER REPORTER
+#                         OWNER_WATCH OWNER_FILTER), OWNER_WATCHED, STOP (a SIGTERM held while a
+#                         helper starts), and LINE_BUFFERED and AWK_LINES (what grep and awk can do)
+REPAIRS=0 PLAN_ERRORS=0 ADDRESS_MONITOR="" SERVICES_READ="" RECORDED_TERSE=""
 
 log() { printf '%s node-init: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -160,7 +184,7 @@ detect_proxy_mode() {
     listed_or_absent ip nat KUBE-SERVICES || return 1
     [ -z "$LISTING" ] || { MODE=iptables-nft; return; }
   fi
-  if grep -qx nat /proc/net/ip_tables_names 2>/dev/null; then MODE=iptables-legacy; else MODE=none; fi
+  if grep -qx nat "$PROC_NET/ip_tables_names" 2>/dev/null; then MODE=iptables-legacy; else MODE=none; fi
 }
 
 # has_table FAMILY NAME: true iff TABLES lists exactly that table (`kube-proxy-old` is not
@@ -290,10 +314,11 @@ claimed_ports() {
 # host_listeners: LISTENING = "PORT a host process listens on ADDRESS" lines, for each TCP socket of this network
 # namespace listening on a public port at an address the rules would rewrite (a wildcard, or an
 # address where kube-proxy serves NodePorts): the rewrite would shadow it. Loopback and IPVS
-# Service addresses (kube-ipvs0) are never rewritten. Reads /proc/net/tcp and tcp6 (this namespace's sockets), so it needs no tool.
+# Service addresses (kube-ipvs0) are never rewritten. Reads /proc/net/tcp and tcp6 (this
+# namespace's sockets), so it needs no tool.
 host_listeners() {
   LISTENING=""
-  for f in /proc/net/tcp /proc/net/tcp6; do
+  for f in "$PROC_NET/tcp" "$PROC_NET/tcp6"; do
     [ -r "$f" ] || { NFT_ERROR="cannot read $f, needed to find host processes listening on the public ports"; return 1; }
   done
   # The Service addresses (thousands under IPVS: too many for an argument) wait on stdin, read only
@@ -347,7 +372,7 @@ host_listeners() {
         n = split(services, a, /, */); for (i = 1; i <= n; i++) svc[a[i] ~ /:/ ? full6(a[i]) : a[i]] = 1
       }
       for (i = 1; i <= found; i++) if (!(at[i] in svc)) print line[i]
-    }' /proc/net/tcp /proc/net/tcp6) || { NFT_ERROR="cannot read the sockets listening on this node"; return 1; }
+    }' "$PROC_NET/tcp" "$PROC_NET/tcp6") || { NFT_ERROR="cannot read the sockets listening on this node"; return 1; }
 }
 
 # plan: what this node needs now, in MODE, USE (the method; empty for none), BLOCKED (why no rules
@@ -548,9 +573,10 @@ rules() {
 
 # --- verbs ----------------------------------------------------------------------------------
 
-# install: make the rules what `plan` decided (none while BLOCKED, none for a WITHHELD port), and
-# record the result: the table as installed, the intent, and why rules are withheld (if they are).
-install() {
+# install_rules: make the rules what `plan` decided (none while BLOCKED, none for a WITHHELD
+# port), and record the result: the table as installed, the intent, and why rules are withheld
+# (if they are).
+install_rules() {
   mkdir -p "$STATE_DIR"
   rm -f "$STATE_DIR/error"
   APPLIED=$(date +%s)
@@ -642,7 +668,7 @@ apply() {
   plan || die "cannot read what decides the rules: $NFT_ERROR"
   if [ "$METHOD" = auto ]; then log "kube-proxy mode: $MODE; method: ${USE:-none} (auto)"
   else log "kube-proxy mode: $MODE; method: $USE (forced)"; fi
-  install
+  install_rules
 }
 
 # ready: the readiness probe. Exit 0 iff node-init has converged on a decision (rules installed,
@@ -982,12 +1008,12 @@ alive() {
   [ "$age" -le "$limit" ] || { echo "run loop stuck: last heartbeat ${age}s ago (limit ${limit}s)"; return 1; }
 }
 
-# watch: start the event sources `run` waits on, writing lines into one FIFO read on fd 3:
+# start_events: start the event sources `run` waits on, writing lines into one FIFO read on fd 3:
 # `nft monitor` (every ruleset change; a transaction ends with a "# new generation" line), `ip
 # monitor address` (kube-ipvs0's Service addresses), the watch on our ConfigMap (watch_owner) and
 # a ticker (`tick` every period in $STATE_DIR/tick: the safety net, and the only signal for
 # iptables-legacy rules, which nftables does not report).
-watch() {
+start_events() {
   fifo="$STATE_DIR/events"
   rm -f "$fifo"
   mkfifo -m 600 "$fifo"
@@ -1080,7 +1106,7 @@ reconcile() {
   rm -f "$STATE_DIR/error"
   if [ "$(intent)" != "$(cat "$STATE_DIR/intent" 2>/dev/null)" ]; then
     log "plan changed: kube-proxy mode $MODE; method ${USE:-none}; IPv4 $(served "$NODEPORTS4"); IPv6 $(served "$NODEPORTS6")"
-    install
+    install_rules
   else
     repair "${1:-}"
   fi
@@ -1094,7 +1120,7 @@ repair() {
   if ! intact "${1:-}"; then
     log "drift: $REASON; re-applying"
     REPAIRS=$((REPAIRS + 1))
-    install
+    install_rules
   fi
 }
 
@@ -1198,7 +1224,7 @@ run() {
   apply
   set_tick
   beat
-  watch
+  start_events
   log "watching ruleset changes; full check every ${RESYNC}s"
   LISTENERS=$LISTENING
   announce
@@ -1299,13 +1325,15 @@ serve_metrics() {
   done
 }
 
+# Sourced with NODE_INIT_LIBRARY=1, the script ends here, its functions defined: the parser tests
+# replay recorded listings through them, without root.
+[ "${NODE_INIT_LIBRARY:-}" != 1 ] || return 0
 verb=${1:-}
 if [ "$verb" = serve-metrics ]; then
   require mini_httpd
   serve_metrics
 fi
 require nft ip awk grep sort mv
-REPAIRS=0 PLAN_ERRORS=0 ADDRESS_MONITOR="" SERVICES_READ="" RECORDED_TERSE=""
 load_config
 case $verb in
   apply) apply ;;
