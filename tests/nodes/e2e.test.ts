@@ -10,10 +10,11 @@
  *
  * The machine's own ruleset, links and kernel settings are checked unchanged after each cluster.
  */
-import { appendFileSync, cpSync, readFileSync } from "node:fs";
+import { appendFileSync, cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { kongChart, removeScratchCharts, scratchChart } from "../lib/chart.js";
+import { formatListings, parseListings } from "../lib/listings.js";
 import { repoRoot } from "../lib/paths.js";
 import { helms, requirePrograms, run } from "../lib/tools.js";
 import { builtImage } from "../image/image.js";
@@ -390,7 +391,27 @@ describe.each(setups)("nodes > edge on two real nodes, kube-proxy in $mode mode,
     expect(nodes!.curl(`http://${nodes!.address(1)}/`)).toMatch(/^kong-stand-in hostport-80 /);
   };
 
-  it(`should keep a node that withholds :80 for a hostPort (portmap ${portmap} backend) Ready: helm upgrade --wait rolls node-init to every node, a RulesWithheld Event says why, and :80 returns with the hostPort's end`, async () => {
+  /**
+   * The corpus of tests/node-init/listings.test.ts: what node-init's plan reads on each node (a
+   * hostPort on node b) and decides. The live decision must be the one recorded there;
+   * EDGE_RECORD_LISTINGS=1 records the listings anew.
+   */
+  const expectRecordedListings = async () => {
+    const ds = (await nodes!.control.api("GET", "/apis/apps/v1/namespaces/edge-node-init/daemonsets/edge-node-init")).body as {
+      spec: { template: { spec: { containers: { name: string; env?: { name: string; value?: string }[] }[] } } };
+    };
+    const env = Object.fromEntries((ds.spec.template.spec.containers.find((c) => c.name === "node-init")!.env ?? [])
+      .filter((e) => e.value !== undefined && e.name !== "NODE_INIT_STATE_DIR").map((e) => [e.name, e.value!]));
+    for (const node of nodes!.nodes) {
+      const file = join(repoRoot, "tests", "fixtures", "listings", `${mode}-portmap-${portmap}-${node.name}.txt`);
+      const nft = node.exec("nft", ["--version"]).stdout.trim();
+      const live = node.recordListings(env, `# ${node.name}: kube-proxy ${mode} mode, CNI portmap ${portmap} backend, a hostPort 80 pod on edge-node-b;\n# ${nft}; recorded by tests/nodes/e2e.test.ts (EDGE_RECORD_LISTINGS=1).`);
+      if (process.env.EDGE_RECORD_LISTINGS === "1") writeFileSync(file, formatListings(live));
+      expect(live.decided, `what node-init decides on ${node.name}, against ${file}`).toEqual(parseListings(readFileSync(file, "utf8")).decided);
+    }
+  };
+
+  it(`should keep a node that withholds :80 for a hostPort (portmap ${portmap} backend) Ready: helm upgrade --wait rolls node-init to every node, a RulesWithheld Event says why, each node decides what its recorded listings do, and :80 returns with the hostPort's end`, async () => {
     const events = async () => ((await nodes!.control.api("GET", "/api/v1/namespaces/edge-node-init/events")).body as { items: NodeInitEvent[] }).items;
     const hostPortPod = {
       apiVersion: "v1", kind: "Pod", metadata: { name: "hostport-80" },
@@ -400,6 +421,7 @@ describe.each(setups)("nodes > edge on two real nodes, kube-proxy in $mode mode,
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     try {
       await refusingNode(events);
+      await expectRecordedListings();
     } finally {
       await nodes!.control.api("DELETE", "/api/v1/namespaces/default/pods/hostport-80?gracePeriodSeconds=0");
     }

@@ -25,8 +25,9 @@
  * accepts with a warning; no IPVS in this kernel (kube-proxy runs in iptables or nftables mode).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { type Listings, parseListings, planScript, PROC_NET_FILES, RECORDED_PROGRAMS, recorderProgram } from "../lib/listings.js";
 import { repoRoot } from "../lib/paths.js";
 import { requirePrograms, type Run, run } from "../lib/tools.js";
 
@@ -314,6 +315,34 @@ exec sleep infinity`;
   /** Whether node-init's nftables table is in the node's network namespace. */
   hasNodeInitTable(): boolean {
     return this.exec("nft", ["list", "table", "inet", "edge_node_init"]).status === 0;
+  }
+
+  /**
+   * What node-init's `plan` reads on this node and decides from it (tests/lib/listings.ts): the
+   * script sourced with node-init's environment `env`, every nft and ip call passed through a
+   * recording program to the node's own, and the /proc/net files it reads.
+   */
+  recordListings(env: Record<string, string>, about: string): Listings {
+    const dir = mkdtempSync(join(this.options.dir, "listings-"));
+    const record = join(dir, "calls");
+    for (const program of RECORDED_PROGRAMS) {
+      const real = this.exec("sh", ["-c", `command -v ${program}`]).stdout.trim();
+      if (!real) throw new Error(`node ${this.name}: no ${program}`);
+      writeFileSync(join(dir, program), recorderProgram(program, real, record), { mode: 0o755 });
+    }
+    const exports = Object.entries({ ...env, NODE_INIT_LIBRARY: "1", NODE_INIT_STATE_DIR: join(dir, "state") })
+      .map(([k, v]) => `export ${k}='${v.replaceAll("'", `'\\''`)}'`).join("\n");
+    const r = this.exec("sh", ["-c", `${exports}\nexport PATH=${dir}:$PATH\n${planScript(join(repoRoot, "files", "node-init.sh"))}`]);
+    if (r.status !== 0) throw new Error(`node ${this.name}: node-init's plan failed: ${r.stderr}`);
+    const decided = parseListings(r.stdout).decided;
+    const calls = parseListings(readFileSync(record, "utf8")).calls;
+    rmSync(dir, { recursive: true, force: true });
+    const files: Record<string, string> = {};
+    for (const f of PROC_NET_FILES) {
+      const cat = this.exec("cat", [`/proc/net/${f}`]);
+      if (cat.status === 0) files[f] = cat.stdout.replace(/\n$/, "");
+    }
+    return { about, env, decided, calls, files };
   }
 
   /** Ends every process of the node (PID 1 first: the kernel kills the rest) and its cgroups. */
