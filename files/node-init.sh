@@ -69,7 +69,7 @@ PROC_NET=/proc/net
 #                         PIDs (TICKER MONITOR FILTER ADDRESS_MONITOR ADDRESS_FILTER REPORTER
 #                         OWNER_WATCH OWNER_FILTER), OWNER_WATCHED, STOP (a SIGTERM held while a
 #                         helper starts), and LINE_BUFFERED and AWK_LINES (what grep and awk can do)
-REPAIRS=0 PLAN_ERRORS=0 ADDRESS_MONITOR="" SERVICES_READ="" RECORDED_TERSE=""
+REPAIRS=0 PLAN_ERRORS=0 ADDRESS_MONITOR="" SERVICES_READ="" RECORDED_TERSE="" NFT_ERROR=""
 
 log() { printf '%s node-init: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -243,41 +243,49 @@ ipvs_addresses() {
   if [ "$1" = 4 ]; then SERVICES4=$found; else SERVICES6=$found; fi
 }
 
-# nodeport_addresses FAMILY: where kube-proxy serves NodePorts for IPv4 (4) or IPv6 (6): "*" for
-# every local address, else the addresses as "a, b" (empty: none of this family).
+# nodeport_addresses FAMILY: NODEPORTS4 or NODEPORTS6 = where kube-proxy serves NodePorts for IPv4
+# (4) or IPv6 (6): "*" for every local address, else the addresses as "a, b" (empty: none of this
+# family). Fails, with NFT_ERROR, when a listing cannot be read. It sets its result rather than
+# printing it: run in a subshell, it could not report its NFT_ERROR.
 nodeport_addresses() {
   t=ip
   [ "$1" = 4 ] || t=ip6
+  found='*'
   case $MODE in
     nftables)
       # A table per family served; its set nodeport-ips holds --nodeport-addresses (default
       # `primary`), and without that set kube-proxy serves every local address.
-      has_table "$t" kube-proxy || return 0
-      listed_or_absent "$t" kube-proxy nodeport-ips set || return 1
-      [ -n "$LISTING" ] || { echo '*'; return; }
-      printf '%s\n' "$LISTING" | awk '
-        /elements = \{/ { on = 1; sub(/.*elements = \{/, "") }
-        on { line = $0; if (sub(/\}.*/, "", line)) on = 0; n = split(line, a, /[ \t,]+/); for (i = 1; i <= n; i++) if (a[i] != "") print a[i] }' |
-        addresses "$1" "kube-proxy's nodeport-ips"
+      if ! has_table "$t" kube-proxy; then
+        found=""
+      else
+        listed_or_absent "$t" kube-proxy nodeport-ips set || return 1
+        [ -z "$LISTING" ] || found=$(printf '%s\n' "$LISTING" | awk '
+          /elements = \{/ { on = 1; sub(/.*elements = \{/, "") }
+          on { line = $0; if (sub(/\}.*/, "", line)) on = 0; n = split(line, a, /[ \t,]+/); for (i = 1; i <= n; i++) if (a[i] != "") print a[i] }' |
+          addresses "$1" "kube-proxy's nodeport-ips")
+      fi
       ;;
     iptables-nft)
       # KUBE-SERVICES jumps to KUBE-NODEPORTS once per --nodeport-addresses address (ip daddr X),
       # or once for every local address.
-      has_table "$t" nat || return 0
-      listed_or_absent "$t" nat KUBE-SERVICES || return 1
-      [ -n "$LISTING" ] || return 0
-      jumps=$(printf '%s\n' "$LISTING" | awk '
-        /jump KUBE-NODEPORTS/ {
-          for (i = 2; i < NF; i++) if ($i == "daddr" && ($(i - 1) == "ip" || $(i - 1) == "ip6")) { sub(/\/(32|128)$/, "", $(i + 1)); print $(i + 1); next }
-          print "*"
-        }')
-      case $jumps in
-        '' | *'*'*) echo '*' ;;
-        *) printf '%s\n' "$jumps" | addresses "$1" "kube-proxy's KUBE-SERVICES" ;;
-      esac
+      found=""
+      if has_table "$t" nat; then
+        listed_or_absent "$t" nat KUBE-SERVICES || return 1
+        if [ -n "$LISTING" ]; then
+          jumps=$(printf '%s\n' "$LISTING" | awk '
+            /jump KUBE-NODEPORTS/ {
+              for (i = 2; i < NF; i++) if ($i == "daddr" && ($(i - 1) == "ip" || $(i - 1) == "ip6")) { sub(/\/(32|128)$/, "", $(i + 1)); print $(i + 1); next }
+              print "*"
+            }')
+          case $jumps in
+            '' | *'*'*) found='*' ;;
+            *) found=$(printf '%s\n' "$jumps" | addresses "$1" "kube-proxy's KUBE-SERVICES") ;;
+          esac
+        fi
+      fi
       ;;
-    *) echo '*' ;;
   esac
+  if [ "$1" = 4 ]; then NODEPORTS4=$found; else NODEPORTS6=$found; fi
 }
 
 # hostport_claims: CLAIMS = "PORT what" lines, one for each public port a CNI portmap hostPort also
@@ -395,8 +403,8 @@ plan() {
       *) USE=nftables ;;
     esac
   fi
-  NODEPORTS4=$(nodeport_addresses 4) || { NFT_ERROR="cannot list kube-proxy's IPv4 NodePort addresses: $NFT_ERROR"; return 1; }
-  NODEPORTS6=$(nodeport_addresses 6) || { NFT_ERROR="cannot list kube-proxy's IPv6 NodePort addresses: $NFT_ERROR"; return 1; }
+  nodeport_addresses 4 || { NFT_ERROR="cannot list kube-proxy's IPv4 NodePort addresses: $NFT_ERROR"; return 1; }
+  nodeport_addresses 6 || { NFT_ERROR="cannot list kube-proxy's IPv6 NodePort addresses: $NFT_ERROR"; return 1; }
   # kube-ipvs0's addresses (one per Service: thousands on a large cluster) are read again only
   # when run's address monitor reported a change (or is not running), not at every tick.
   if [ "$MODE" != ipvs ] || [ "$SERVICES_READ" != ipvs ] || [ -e "$STATE_DIR/kube-ipvs0-changed" ]; then
