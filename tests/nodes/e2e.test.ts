@@ -260,6 +260,10 @@ describe.each(setups)("nodes > edge on two real nodes, kube-proxy in $mode mode,
       // Nothing was resolved by a tag.
       expect(requests.filter((l) => l.startsWith(`${address} `)).filter((l) => /\/manifests\/(?!sha256:)/.test(l)), `tags ${node.name} resolved`).toEqual([]);
     }
+    // What pulling cost, as kubelet reports it (pause, the sandbox image, is containerd's own pull).
+    const pulls = ((await nodes!.control.api("GET", "/api/v1/events?fieldSelector=reason%3DPulled")).body as { items: { message: string; source?: { host?: string } }[] }).items
+      .map((e) => /pulled image "([^"]+)" in ([\d.]+m?s)/.exec(e.message)).filter((m) => m !== null).map((m) => `${m[1]!.replace(/@sha256:.*/, "")} ${m[2]}`);
+    console.log(`nodes > ${mode}: image pulls (kubelet): ${pulls.join(", ")}`);
     // The CRI names what a container runs by the reference it was pulled by (once it has started).
     const imageIds = async () => (await nodeInitPods()).map((p) => p.status.containerStatuses?.find((c) => c.name === "node-init")?.imageID ?? "");
     await nodes!.control.waitFor(async () => (await imageIds()).every(Boolean), "node-init's containers started", 60);
