@@ -176,10 +176,9 @@ describe("release workflow > security audits", () => {
     expect(release).not.toMatch(/toJSON\(secrets\)|secrets: inherit/);
   });
 
-  it("should restore no cache a previous run could have filled (cache-poisoning)", () => {
+  it("should restore no cache a previous run could have filled (cache-poisoning; setup-go's cache is off, above)", () => {
     const uses = Object.values(workflow.jobs).flatMap((j) => j.steps.map((x) => x.uses ?? ""));
     expect(uses.filter((u) => /^actions\/cache[@/]/.test(u))).toEqual([]);
-    for (const x of Object.values(workflow.jobs).flatMap((j) => j.steps).filter((y) => y.uses?.startsWith("actions/setup-"))) expect(x.with?.cache).toBe(false);
   });
 
   it("should name every container image by digest but the build container, which Renovate pins (unpinned-images)", () => {

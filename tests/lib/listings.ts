@@ -53,9 +53,9 @@ export function planScript(nodeInit: string, procNet?: string): string {
 /** A recording program: runs the real `real` and appends its call, status and output to `record`. */
 export function recorderProgram(program: string, real: string, record: string): string {
   return `#!/bin/sh
-out=$(${real} "$@" 2>&1)
+out=$('${real}' "$@" 2>&1)
 status=$?
-printf '=== call %s %s %s\\n%s\\n' "$status" ${program} "$*" "$out" >>${record}
+printf '=== call %s %s %s\\n%s\\n' "$status" ${program} "$*" "$out" >>'${record}'
 if [ "$status" = 0 ]; then printf '%s\\n' "$out"; else printf '%s\\n' "$out" >&2; fi
 exit "$status"
 `;

@@ -23,15 +23,19 @@ const load = (file: string): Listings => parseListings(readFileSync(join(corpus,
 const temps: string[] = [];
 afterAll(() => { for (const t of temps) rmSync(t, { recursive: true, force: true }); });
 
-/** Runs node-init's plan against `listings` as the user nobody (when run as root), with no privilege. */
+/** The command prefix that runs what follows as the user nobody, with no capability (when run as root). */
+const unprivileged = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--"] : [];
+/** Runs `args` through `unprivileged`. */
+const runUnprivileged = (args: string[], env?: NodeJS.ProcessEnv) => run(unprivileged[0] ?? args[0]!, [...unprivileged.slice(1), ...(unprivileged.length ? args : args.slice(1))], env ? { env } : {});
+
+/** Runs node-init's plan against `listings` unprivileged. */
 function replay(listings: Listings) {
   const dir = mkdtempSync(join(tmpdir(), "edge-listings-"));
   temps.push(dir);
   const { bin, procNet } = writeReplay(listings, dir);
   for (const d of [dir, bin, procNet]) chmodSync(d, 0o755);
-  const unprivileged = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--"] : [];
   const env = { ...listings.env, NODE_INIT_LIBRARY: "1", NODE_INIT_STATE_DIR: join(dir, "state"), PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin`, LC_ALL: "C" };
-  const r = run(unprivileged[0] ?? "sh", [...unprivileged.slice(1), ...(unprivileged.length ? ["sh"] : []), "-c", planScript(join(repoRoot, "files", "node-init.sh"), procNet)], { env });
+  const r = runUnprivileged(["sh", "-c", planScript(join(repoRoot, "files", "node-init.sh"), procNet)], env);
   return { ...r, decided: parseListings(r.stdout).decided };
 }
 
@@ -98,9 +102,7 @@ describe("node-init > listings", () => {
   });
 
   it("should run unprivileged: no capability in its effective set", () => {
-    const r = run(process.getuid?.() === 0 ? "setpriv" : "sh", process.getuid?.() === 0
-      ? ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--", "sh", "-c", "grep ^CapEff /proc/self/status; id -u"]
-      : ["-c", "grep ^CapEff /proc/self/status; id -u"]);
+    const r = runUnprivileged(["sh", "-c", "grep ^CapEff /proc/self/status; id -u"]);
     expect(r.stdout).toMatch(/^CapEff:\s+0+\n[1-9]\d*\n$/);
   });
 });
