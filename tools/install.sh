@@ -21,7 +21,7 @@
 #   chart     the chart tests' own: helm-unittest (tools/go.mod) and psa-check (tools/psa)
 #   control   a control plane: etcd (tools/etcd), kube-apiserver, kube-controller-manager and
 #             kube-scheduler (tools/k8s, at KUBE_VERSION)
-#   kwok      kwok, for fake nodes
+#   kwok      kwok, with its stages (share/kwok/stage), for fake nodes
 #   node      what a real node runs: kubelet, kube-proxy and kubectl (tools/k8s, as the control
 #             plane), containerd with its runc shim and ctr, runc (cgo, with libseccomp from
 #             `system`), the CNI plugins bridge, host-local, loopback and portmap (into .tools/cni,
@@ -29,17 +29,19 @@
 #   lint      actionlint (the release workflow) and shfmt (its parser lists the commands of
 #             files/node-init.sh for the image tests)
 #   argocd    Argo CD's one binary (tools/argocd), also linked as argocd-application-controller and
-#             argocd-repo-server
+#             argocd-repo-server, with the manifests and hack/ scripts its tests apply and run
+#             (share/argocd)
 #   oci       CNCF Distribution's registry and oras: the OCI tests and the real nodes' lan
 #   cosign    cosign, to sign and verify for the OCI tests
 #   renovate  Renovate's config validator: tools/renovate's npm lock, with the Node release
 #             Renovate needs (linux-x64, from the npm registry), as .tools/renovate
 #
 # The store, ${EDGE_TOOLS_STORE:-${XDG_CACHE_HOME:-$HOME/.cache}/edge-chart/tools}, holds each
-# build as TOOL/STAMP/, laid out as .tools is (bin/NAME, cni/NAME, renovate/), with `recipe`: the
-# text whose SHA-256 is STAMP, i.e. everything the build depends on (the pin, the go.mod, go.sum
-# and sources of its tools/ module, ldflags, cgo, tags, GOFLAGS, the Go toolchain). .tools/bin/NAME,
-# .tools/cni/NAME and .tools/renovate are links into it, so a clone links what this user built before with the same
+# build as TOOL/STAMP/, laid out as .tools is (bin/NAME, cni/NAME, share/TOOL/, renovate/), with
+# `recipe`: the text whose SHA-256 is STAMP, i.e. everything the build depends on (the pin, the
+# go.mod, go.sum and sources of its tools/ module, ldflags, cgo, tags, GOFLAGS, the Go toolchain,
+# the data copied beside it). .tools/bin/NAME, .tools/cni/NAME, .tools/share/TOOL and
+# .tools/renovate are links into it, so a clone links what this user built before with the same
 # inputs and builds only what is missing. An entry appears by one rename once complete: a killed
 # build leaves no entry, and installs running at once each build their own and keep the first.
 set -eu
@@ -52,7 +54,7 @@ tools=$root/.tools
 layout=1
 export GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath"
 # What the next build uses besides its ldflags, for go_tools and its recipe.
-cgo=0 tags='' aliases=''
+cgo=0 tags='' data='' aliases=''
 
 # Builds under way, removed however the script ends; a build killed harder is swept a day later.
 temps=''
@@ -86,7 +88,7 @@ link() {
 # use: links what the store entry $tool/$stamp holds into .tools.
 use() {
   entry=$store/$tool/$stamp
-  for f in "$entry"/bin/* "$entry"/cni/* "$entry"/renovate; do
+  for f in "$entry"/bin/* "$entry"/cni/* "$entry"/share/* "$entry"/renovate; do
     [ -e "$f" ] || [ -L "$f" ] || continue
     link "$f" "${f#"$entry"/}"
   done
@@ -103,19 +105,38 @@ commit() {
 
 # fresh TOOL WHAT: the one staleness check of every Go tool. Sets recipe to everything TOOL's build
 # depends on (WHAT: its package at its pin, or its tools/ module's files; then ldflags, cgo, tags,
-# GOFLAGS, the aliases beside it, the Go toolchain) and stamp to its SHA-256; true when the store
-# holds that build.
+# GOFLAGS, the data and aliases beside it, the Go toolchain) and stamp to its SHA-256; true when
+# the store holds that build.
 fresh() {
   [ -n "${go_env:-}" ] || go_env=$(go version && go env GOOS GOARCH GOAMD64 GOEXPERIMENT | tr '\n' ' ')
   recipe="tool $1
 build $2
 ldflags -s -w $ldflags
 CGO_ENABLED=$cgo tags=$tags GOFLAGS=$GOFLAGS
+data $data
 aliases $aliases
 $go_env
 layout $layout"
   stamp=$(printf '%s\n' "$recipe" | sha256sum | cut -d' ' -f1)
   [ -d "$store/$1/$stamp" ]
+}
+
+# share: copies $data (MODULE@VERSION, then paths in it, SRC or SRC=DEST) into $new/share/$tool:
+# what the tests read at run time, from the module the build used. The module cache keeps files
+# read-only and not executable; the copies are writable, and scripts (*.sh) executable.
+share() {
+  # shellcheck disable=SC2086 # one word per path
+  set -- $data
+  from=$(cd "$store" && go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')
+  [ -d "$from" ] || { echo "tools: $1 is not in the Go module cache" >&2; exit 1; }
+  shift
+  for path in "$@"; do
+    dest=$new/share/$tool/${path#*=}
+    mkdir -p "$(dirname "$dest")"
+    cp -R "$from/${path%%=*}" "$dest"
+  done
+  chmod -R u+w "$new/share"
+  find "$new/share" -name '*.sh' -exec chmod 0755 {} +
 }
 
 # go_tools DIR SOURCE LDFLAGS NAME=PACKAGE...: the Go commands NAME, linked as .tools/DIR/NAME,
@@ -171,6 +192,7 @@ go_tools() {
     mkdir "$new/$dir"
     mv "$out/$file" "$new/$dir/$name"
     for alias in $aliases; do ln -s "$name" "$new/$dir/$alias"; done
+    [ -z "$data" ] || share
     commit
   done
   rm -rf "$out"
@@ -236,10 +258,13 @@ control_tools() {
   go_tools bin "tools/etcd@$ETCD_VERSION" "" etcd=go.etcd.io/etcd/server/v3
 }
 
-# kwok_tools: kwok for fake nodes. Its go.mod has no replace directives (and needs newer k8s.io
-# libraries than tools/k8s pins), so it is go installed at its release like Helm.
+# kwok_tools: kwok for fake nodes, and the stages the tests give it (kwokctl's defaults), from the
+# same release. kwok's go.mod has no replace directives (and needs newer k8s.io libraries than
+# tools/k8s pins), so it is go installed at its release like Helm.
 kwok_tools() {
+  data="sigs.k8s.io/kwok@$KWOK_VERSION kustomize/stage=stage"
   go_tools bin "@$KWOK_VERSION" "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" kwok=sigs.k8s.io/kwok/cmd/kwok
+  data=''
 }
 
 # node_tools: the programs of a real node, and kubectl to explore it. kubelet, kube-proxy and
@@ -266,6 +291,8 @@ node_tools() {
 
 # argocd_tools: Argo CD at ARGOCD_VERSION from tools/argocd/go.mod. One binary serves every
 # component; it picks one by the name it is run as (or ARGOCD_BINARY_NAME), hence the aliases.
+# Beside it, the CRDs and configuration its tests apply and the scripts its image puts on the
+# repo-server's PATH, from the same release.
 argocd_tools() {
   if ! grep -q "^	github.com/argoproj/argo-cd/v3 $ARGOCD_VERSION " "$root/tools/argocd/go.mod" ||
     ! grep -q "=> github.com/argoproj/argo-cd/gitops-engine $ARGOCD_GITOPS_ENGINE_VERSION\$" "$root/tools/argocd/go.mod"; then
@@ -277,10 +304,12 @@ argocd_tools() {
   pkg=github.com/argoproj/argo-cd/v3/common
   stamps=$(cd "$root/tools/argocd" && go list -m -f "{{if eq .Path \"k8s.io/kubectl\"}}-X $pkg.kubectlVersion={{.Version}}{{else}}\
 {{with .Time}}-X $pkg.buildDate={{.UTC.Format \"2006-01-02T15:04:05Z\"}}{{end}}{{end}}" k8s.io/kubectl github.com/argoproj/argo-cd/v3 | tr '\n' ' ')
+  data="github.com/argoproj/argo-cd/v3@$ARGOCD_VERSION manifests/crds/application-crd.yaml \
+manifests/crds/appproject-crd.yaml manifests/core-install.yaml hack/git-verify-wrapper.sh hack/gpg-wrapper.sh"
   aliases='argocd-application-controller argocd-repo-server'
   go_tools bin "tools/argocd@$ARGOCD_VERSION $ARGOCD_GITOPS_ENGINE_VERSION" \
     "-X $pkg.version=${ARGOCD_VERSION#v} -X $pkg.gitTag=$ARGOCD_VERSION $stamps" argocd=github.com/argoproj/argo-cd/v3/cmd
-  aliases=''
+  data='' aliases=''
 }
 
 # oci_tools and cosign_tools: each at its release, with the version stamps of its release build
