@@ -3,11 +3,11 @@
  * against a scratch copy of the chart with its kong dependency in charts/, and checks that every
  * suite ran and passed.
  */
-import { readdirSync } from "node:fs";
+import { cpSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { removeScratchCharts, scratchChart } from "./lib/chart.js";
-import { helmUnittest, run } from "./lib/tools.js";
+import { removeScratchCharts, run, scratchChart, tool } from "../local/index.js";
+import { repoRoot } from "./lib/paths.js";
 
 afterAll(removeScratchCharts);
 
@@ -41,11 +41,12 @@ const suiteFiles = (chart: string): string[] =>
 
 describe("chart > helm-unittest", () => {
   it("should pass every helm-unittest suite under tests/ if the chart is rendered with its kong dependency", () => {
-    const chart = scratchChart({ withTests: true });
+    const chart = scratchChart({ variant: "tests" });
+    cpSync(join(repoRoot, "tests"), join(chart, "tests"), { recursive: true });
     const files = suiteFiles(chart);
     expect(files.length, "no *_test.yaml suite found under tests/").toBeGreaterThan(0);
 
-    const r = run(helmUnittest(), ["--color=false", "-f", "tests/**/*_test.yaml", chart], { cwd: chart });
+    const r = run(tool("helm-unittest"), ["--color=false", "-f", "tests/**/*_test.yaml", chart], { cwd: chart });
     const output = `${r.stdout}\n${r.stderr}`;
     const suites = summaryLine(output, "Test Suites");
     const tests = summaryLine(output, "Tests");

@@ -21,9 +21,9 @@ import {
 } from "@kubernetes-models/argo-cd/argoproj.io/v1alpha1";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { type K8sObject, kongChart, removeScratchCharts, render } from "../lib/chart.js";
+import { type K8sObject, render } from "../lib/chart.js";
+import { helms, kongChart, removeScratchCharts, run } from "../../local/index.js";
 import { repoRoot } from "../lib/paths.js";
-import { helms, run } from "../lib/tools.js";
 
 const kong = kongChart();
 console.log(`argocd > applications: Kong chart = ${kong.kind} (${kong.path})`);

@@ -15,14 +15,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments, stringify } from "yaml";
-import { Cluster } from "../cluster/cluster.js";
-import { MetricsApi } from "../cluster/metrics-api.js";
-import { type K8sObject, kongChart, removeScratchCharts, scratchChart } from "../lib/chart.js";
+import { type Application, ArgoCD, ARGOCD_NAMESPACE, ControlPlane, GitServer, helms, kongChart, type KubeObject, MetricsApi, Registry, removeScratchCharts, type ResourceStatus, run, scratchChart } from "../../local/index.js";
+import { type K8sObject } from "../lib/chart.js";
 import { repoRoot } from "../lib/paths.js";
-import { helms, run } from "../lib/tools.js";
-import { type Application, ARGOCD_NAMESPACE, ArgoCD, type KubeObject, type ResourceStatus } from "./argocd.js";
-import { Registry } from "../registry/registry.js";
-import { GitServer } from "./git-server.js";
 
 const kong = kongChart();
 console.log(`argocd > sync: Kong chart = ${kong.kind} (${kong.path})`);
@@ -50,7 +45,7 @@ const outOfSync = (app: Application) => (app.status?.resources ?? []).filter((r)
 const unhealthy = (app: Application) => (app.status?.resources ?? []).filter((r) => r.health && r.health.status !== "Healthy").map((r) => `${key(r)}: ${r.health!.status} ${r.health!.message ?? ""}`);
 
 describe("argocd > sync", () => {
-  const cluster = new Cluster();
+  const cluster = new ControlPlane();
   const metrics = new MetricsApi(cluster);
   const git = new GitServer();
   const argocd = new ArgoCD(cluster);
@@ -94,7 +89,7 @@ describe("argocd > sync", () => {
   const writes = async (app: Application) => {
     const out: Record<string, string> = {};
     for (const r of app.status?.resources ?? []) {
-      const o = await argocd.get(r.group ? `${r.group}/${r.version}` : r.version, r.kind, r.name, r.namespace);
+      const o = await cluster.client.get(r.group ? `${r.group}/${r.version}` : r.version, r.kind, r.name, r.namespace);
       out[key(r)] = o ? String(o.metadata.generation ?? o.metadata.resourceVersion) : "absent";
     }
     return out;
@@ -111,7 +106,7 @@ describe("argocd > sync", () => {
   it("should sync the shipped Application to Synced and Healthy, every rendered object Synced", async () => {
     expect(shipped.spec.source.targetRevision).toBe("main");
     const started = performance.now();
-    await argocd.apply(application());
+    await cluster.client.apply(application());
     const app = await argocd.waitForApplication(APP, "Synced and Healthy", (a) => synced(a) && a.status?.health?.status === "Healthy" && a.status?.operationState?.phase === "Succeeded", 240);
     console.log(`argocd > sync: Synced and Healthy ${((performance.now() - started) / 1000).toFixed(1)} s after the Application was created (revision ${revision.slice(0, 12)})`);
     expect(app.status?.sync?.revision).toBe(revision);
@@ -127,7 +122,7 @@ describe("argocd > sync", () => {
     // CRDs; `helm template` alone gives neither.
     const kubeVersion = ((await cluster.api("GET", "/version")).body as { gitVersion: string }).gitVersion;
     const args = ["template", "edge", scratchChart({ kong }), "--namespace", shipped.spec.destination.namespace, "--include-crds", "--kube-version", kubeVersion,
-      ...shipped.spec.source.helm.valueFiles.flatMap((f) => ["-f", join(repoRoot, f)]), ...(await argocd.apiVersions()).flatMap((v) => ["--api-versions", v])];
+      ...shipped.spec.source.helm.valueFiles.flatMap((f) => ["-f", join(repoRoot, f)]), ...(await cluster.client.apiVersions()).flatMap((v) => ["--api-versions", v])];
     const r = run(helm4.path, args);
     expect(r.status, r.stderr).toBe(0);
     const all = parseAllDocuments(r.stdout).map((d) => d.toJS() as K8sObject | null).filter((o): o is K8sObject => !!o);
@@ -141,15 +136,15 @@ describe("argocd > sync", () => {
     expect((app.status?.resources ?? []).map(key).sort()).toEqual(expected);
     // The chart's test hook: not among the resources, never created.
     expect((app.status?.resources ?? []).filter((r: ResourceStatus) => r.kind === "Pod")).toEqual([]);
-    expect(await argocd.get("v1", "Pod", "edge-proxy-test", "kong")).toBeUndefined();
+    expect(await cluster.client.get("v1", "Pod", "edge-proxy-test", "kong")).toBeUndefined();
   });
 
   it("should run node-init on every kwok node (the DaemonSet Healthy because its pods are Ready)", async () => {
-    const ds = await argocd.get<KubeObject & { status: { numberReady: number; desiredNumberScheduled: number } }>("apps/v1", "DaemonSet", "edge-node-init", "edge-node-init");
+    const ds = await cluster.client.get<KubeObject & { status: { numberReady: number; desiredNumberScheduled: number } }>("apps/v1", "DaemonSet", "edge-node-init", "edge-node-init");
     expect(ds?.status.desiredNumberScheduled).toBe(3);
     expect(ds?.status.numberReady).toBe(3);
     for (const ns of ["kong", "edge-node-init"]) {
-      const o = await argocd.get("v1", "Namespace", ns);
+      const o = await cluster.client.get("v1", "Namespace", ns);
       expect(o?.metadata.labels?.["pod-security.kubernetes.io/enforce"]).toBe(ns === "kong" ? "restricted" : "privileged");
     }
   });
@@ -181,17 +176,17 @@ describe("argocd > sync", () => {
     const deployment = ["apps/v1", "Deployment", "edge-kong", "kong"] as const;
     type Scaled = KubeObject & { spec: { replicas?: number } };
     type Hpa = KubeObject & { spec: { minReplicas: number; maxReplicas: number }; status?: { conditions?: { type: string; status: string }[] } };
-    const getHpa = () => argocd.get<Hpa>("autoscaling/v2", "HorizontalPodAutoscaler", "edge-kong", "kong");
+    const getHpa = () => cluster.client.get<Hpa>("autoscaling/v2", "HorizontalPodAutoscaler", "edge-kong", "kong");
     const hpa = await getHpa();
     expect(hpa).toBeDefined();
-    await cluster.waitFor(async () => (await argocd.get<Scaled>(...deployment))?.spec.replicas === hpa!.spec.minReplicas, "the HPA at its minimum");
+    await cluster.waitFor(async () => (await cluster.client.get<Scaled>(...deployment))?.spec.replicas === hpa!.spec.minReplicas, "the HPA at its minimum");
     // Past its first scaling the HPA reads CPU usage (the metrics API) and stays Healthy.
     await cluster.waitFor(async () => (await getHpa())?.status?.conditions?.some((c) => c.type === "ScalingActive" && c.status === "True") === true, "the HPA reading CPU usage");
     const before = (await argocd.application(APP))!;
     // What the HPA controller writes when it scales: the Deployment's scale subresource.
     const replicas = hpa!.spec.minReplicas + 1;
     expect(replicas).toBeLessThanOrEqual(hpa!.spec.maxReplicas);
-    const r = await argocd.patch(...deployment, { spec: { replicas } }, "/scale");
+    const r = await cluster.client.patch(...deployment, { spec: { replicas } }, "/scale");
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     const app = await argocd.refresh(APP, "hard");
     expectStillSynced(app, 1);
@@ -199,18 +194,18 @@ describe("argocd > sync", () => {
     expect(app.status?.operationState?.startedAt).toBe(before.status?.operationState?.startedAt);
     // Longer than self-heal's first back-off (2 s): Argo CD never acts on it.
     await new Promise((res) => setTimeout(res, 5000));
-    expect((await argocd.get<Scaled>(...deployment))?.spec.replicas).toBe(replicas);
+    expect((await cluster.client.get<Scaled>(...deployment))?.spec.replicas).toBe(replicas);
     expect((await argocd.application(APP))!.status?.operationState?.startedAt).toBe(before.status?.operationState?.startedAt);
   }, 300_000);
 
   it("should put back a NetworkPolicy changed by hand (self-heal)", async () => {
     const path = ["networking.k8s.io/v1", "NetworkPolicy", "edge-kong-ingress", "kong"] as const;
-    const original = (await argocd.get<KubeObject & { spec: unknown }>(...path))!;
+    const original = (await cluster.client.get<KubeObject & { spec: unknown }>(...path))!;
     const changed = new Date().toISOString().replace(/\.\d+Z$/, "Z");
-    const r = await argocd.patch(...path, { spec: { ingress: [{}] } });
+    const r = await cluster.client.patch(...path, { spec: { ingress: [{}] } });
     expect(r.status).toBe(200);
-    expect(((await argocd.get<KubeObject & { spec: unknown }>(...path))!).spec).not.toEqual(original.spec);
-    await cluster.waitFor(async () => JSON.stringify((await argocd.get<KubeObject & { spec: unknown }>(...path))?.spec) === JSON.stringify(original.spec), "the NetworkPolicy put back", 120);
+    expect(((await cluster.client.get<KubeObject & { spec: unknown }>(...path))!).spec).not.toEqual(original.spec);
+    await cluster.waitFor(async () => JSON.stringify((await cluster.client.get<KubeObject & { spec: unknown }>(...path))?.spec) === JSON.stringify(original.spec), "the NetworkPolicy put back", 120);
     // A sync of the drifted object alone (Argo CD records no history entry for it).
     const app = await argocd.waitForApplication(APP, "Synced after self-heal", (a) => synced(a) && a.status?.operationState?.phase === "Succeeded" && (a.status?.operationState?.startedAt ?? "") >= changed);
     expect(outOfSync(app)).toEqual([]);
@@ -219,7 +214,7 @@ describe("argocd > sync", () => {
   }, 300_000);
 
   it("should sync a value changed in Git (a new commit of the preset file) in place, no namespace recreated", async () => {
-    const uid = async (name: string) => (await argocd.get("v1", "Namespace", name))?.metadata.uid;
+    const uid = async (name: string) => (await cluster.client.get("v1", "Namespace", name))?.metadata.uid;
     const uids = { kong: await uid("kong"), nodeInit: await uid("edge-node-init") };
     // The user's fork changes one value in the preset its Application reads, and pushes.
     const [presetFile] = shipped.spec.source.helm.valueFiles;
@@ -233,20 +228,20 @@ describe("argocd > sync", () => {
     await argocd.refresh(APP, "normal");
     const app = await argocd.waitForApplication(APP, `Synced to ${pushed.slice(0, 12)}`, (a) => synced(a) && a.status?.sync?.revision === pushed && a.status?.operationState?.phase === "Succeeded");
     expect(outOfSync(app)).toEqual([]);
-    const ds = await argocd.get<KubeObject & { spec: { template: { spec: { containers: { env: { name: string; value: string }[] }[] } } } }>("apps/v1", "DaemonSet", "edge-node-init", "edge-node-init");
+    const ds = await cluster.client.get<KubeObject & { spec: { template: { spec: { containers: { env: { name: string; value: string }[] }[] } } } }>("apps/v1", "DaemonSet", "edge-node-init", "edge-node-init");
     expect(ds!.spec.template.spec.containers[0]!.env.find((e) => e.name === "NODE_INIT_RESYNC_SECONDS")?.value).toBe("60");
     expect({ kong: await uid("kong"), nodeInit: await uid("edge-node-init") }).toEqual(uids);
   }, 300_000);
 
   it("should switch presets (on-prem-ha to single-node) in place: no namespace deleted or recreated", async () => {
-    const uid = async (name: string) => (await argocd.get("v1", "Namespace", name))?.metadata.uid;
+    const uid = async (name: string) => (await cluster.client.get("v1", "Namespace", name))?.metadata.uid;
     const uids = { kong: await uid("kong"), nodeInit: await uid("edge-node-init") };
     const historyBefore = (await argocd.application(APP))!.status?.history?.length ?? 0;
     let deleting = false, watching = true;
     const watcher = (async () => {
       while (watching) {
         for (const ns of ["kong", "edge-node-init"]) {
-          const o = await argocd.get("v1", "Namespace", ns).catch(() => null);
+          const o = await cluster.client.get("v1", "Namespace", ns).catch(() => null);
           if (o === undefined || o?.metadata.deletionTimestamp) deleting = true;
         }
         await new Promise((r) => setTimeout(r, 100));
@@ -254,7 +249,7 @@ describe("argocd > sync", () => {
     })();
     let app: Application;
     try {
-      await argocd.apply(application(["presets/single-node.yaml"]));
+      await cluster.client.apply(application(["presets/single-node.yaml"]));
       app = await argocd.waitForApplication(APP, "Synced to the single-node preset", (a) => synced(a) && a.status?.operationState?.phase === "Succeeded" && (a.status?.history?.length ?? 0) > historyBefore);
     } finally {
       watching = false;
@@ -264,7 +259,7 @@ describe("argocd > sync", () => {
     expect(deleting).toBe(false);
     expect({ kong: await uid("kong"), nodeInit: await uid("edge-node-init") }).toEqual(uids);
     if (kong.kind === "stand-in") {
-      const cm = await argocd.get<KubeObject & { data: Record<string, string> }>("v1", "ConfigMap", "kong-stand-in-values", "kong");
+      const cm = await cluster.client.get<KubeObject & { data: Record<string, string> }>("v1", "ConfigMap", "kong-stand-in-values", "kong");
       expect(JSON.parse(cm!.data["values.json"]!).autoscaling.enabled).toBe(false);
     }
   }, 300_000);
@@ -278,10 +273,10 @@ describe("argocd > sync", () => {
     let watching = true;
     const watcher = (async () => {
       while (watching) {
-        const ds = await argocd.get("apps/v1", "DaemonSet", "edge-node-init", "edge-node-init").catch(() => null);
+        const ds = await cluster.client.get("apps/v1", "DaemonSet", "edge-node-init", "edge-node-init").catch(() => null);
         if (ds === undefined) seen.daemonSetGone ??= Date.now();
         for (const ns of ["kong", "edge-node-init"]) {
-          const o = await argocd.get("v1", "Namespace", ns).catch(() => null);
+          const o = await cluster.client.get("v1", "Namespace", ns).catch(() => null);
           if (o === undefined || o?.metadata.deletionTimestamp) seen.namespaceDeleting ??= Date.now();
         }
         await new Promise((r) => setTimeout(r, 100));
@@ -291,7 +286,7 @@ describe("argocd > sync", () => {
       const r = await cluster.api("DELETE", `/apis/argoproj.io/v1alpha1/namespaces/${ARGOCD_NAMESPACE}/applications/${APP}`);
       expect(r.status).toBe(200);
       await cluster.waitFor(async () => (await argocd.application(APP)) === undefined, "the Application deleted", 180);
-      await cluster.waitFor(async () => (await argocd.get("v1", "Namespace", "kong")) === undefined && (await argocd.get("v1", "Namespace", "edge-node-init")) === undefined, "both namespaces deleted", 120);
+      await cluster.waitFor(async () => (await cluster.client.get("v1", "Namespace", "kong")) === undefined && (await cluster.client.get("v1", "Namespace", "edge-node-init")) === undefined, "both namespaces deleted", 120);
     } finally {
       watching = false;
       await watcher;
@@ -303,7 +298,7 @@ describe("argocd > sync", () => {
     // Everything else is gone, except CustomResourceDefinitions, which Argo CD never deletes (the
     // real Kong chart's, from its crds/, which `helm uninstall` keeps too).
     const left: string[] = [];
-    for (const m of managed) if (await argocd.get(m.group ? `${m.group}/${m.version}` : m.version, m.kind, m.name, m.namespace)) left.push(key(m));
+    for (const m of managed) if (await cluster.client.get(m.group ? `${m.group}/${m.version}` : m.version, m.kind, m.name, m.namespace)) left.push(key(m));
     expect(left).toEqual(managed.filter((m) => m.kind === "CustomResourceDefinition").map(key));
   }, 300_000);
   it("should sync argocd/edge-managed-namespace.yaml: Argo CD creates `kong` with the chart's labels, and keeps it when the Application is deleted", async () => {
@@ -311,23 +306,23 @@ describe("argocd > sync", () => {
       spec: { source: { repoURL: string }; syncPolicy: { managedNamespaceMetadata: { labels: Record<string, string> } } };
     };
     expect(managed.metadata.name).toBe(APP);
-    await argocd.apply({ ...managed, spec: { ...managed.spec, source: { ...managed.spec.source, repoURL: git.url("edge") } } });
+    await cluster.client.apply({ ...managed, spec: { ...managed.spec, source: { ...managed.spec.source, repoURL: git.url("edge") } } });
     let app = await argocd.waitForApplication(APP, "Synced and Healthy", (a) => synced(a) && a.status?.health?.status === "Healthy" && a.status?.operationState?.phase === "Succeeded", 240);
     expect(outOfSync(app)).toEqual([]);
     expect(unhealthy(app)).toEqual([]);
     // `kong` is Argo CD's, not the chart's: labelled from managedNamespaceMetadata, not a resource.
-    expect((await argocd.get("v1", "Namespace", "kong"))?.metadata.labels).toMatchObject(managed.spec.syncPolicy.managedNamespaceMetadata.labels);
+    expect((await cluster.client.get("v1", "Namespace", "kong"))?.metadata.labels).toMatchObject(managed.spec.syncPolicy.managedNamespaceMetadata.labels);
     expect((app.status?.resources ?? []).filter((r) => r.kind === "Namespace").map((r) => r.name)).toEqual(["edge-node-init"]);
     app = await argocd.refresh(APP, "hard");
     expectStillSynced(app, 1);
 
     const r = await cluster.api("DELETE", `/apis/argoproj.io/v1alpha1/namespaces/${ARGOCD_NAMESPACE}/applications/${APP}`);
     expect(r.status).toBe(200);
-    await cluster.waitFor(async () => (await argocd.application(APP)) === undefined && (await argocd.get("v1", "Namespace", "edge-node-init")) === undefined, "the Application and edge-node-init deleted", 180);
-    const kongNs = await argocd.get("v1", "Namespace", "kong");
+    await cluster.waitFor(async () => (await argocd.application(APP)) === undefined && (await cluster.client.get("v1", "Namespace", "edge-node-init")) === undefined, "the Application and edge-node-init deleted", 180);
+    const kongNs = await cluster.client.get("v1", "Namespace", "kong");
     expect(kongNs?.metadata.deletionTimestamp).toBeUndefined();
     const left: string[] = [];
-    for (const m of app.status?.resources ?? []) if (m.kind !== "CustomResourceDefinition" && await argocd.get(m.group ? `${m.group}/${m.version}` : m.version, m.kind, m.name, m.namespace)) left.push(key(m));
+    for (const m of app.status?.resources ?? []) if (m.kind !== "CustomResourceDefinition" && await cluster.client.get(m.group ? `${m.group}/${m.version}` : m.version, m.kind, m.name, m.namespace)) left.push(key(m));
     expect(left).toEqual([]);
   }, 300_000);
   it("should sync the shipped Application from the chart package in an OCI registry (Helm OCI repository), values from the package's presets", async () => {
@@ -346,13 +341,13 @@ describe("argocd > sync", () => {
       // argocd-tls-certs-cm would give it.
       argocd.trustTls(registry.address, registry.ca);
       const repository = `${registry.host}/charts`;
-      await argocd.apply({
+      await cluster.client.apply({
         apiVersion: "v1", kind: "Secret",
         metadata: { name: "edge-oci", namespace: ARGOCD_NAMESPACE, labels: { "argocd.argoproj.io/secret-type": "repository" } },
         stringData: { type: "helm", name: "edge-oci", url: repository, enableOCI: "true" },
       } as KubeObject);
       const { path: _path, ...helmSource } = shipped.spec.source;
-      await argocd.apply({ ...shipped, spec: { ...shipped.spec, source: { ...helmSource, repoURL: repository, chart: "edge", targetRevision: version } } } as KubeObject);
+      await cluster.client.apply({ ...shipped, spec: { ...shipped.spec, source: { ...helmSource, repoURL: repository, chart: "edge", targetRevision: version } } } as KubeObject);
       const app = await argocd.waitForApplication(APP, `Synced to ${version} and Healthy`,
         (a) => synced(a) && a.status?.sync?.revision === version && a.status?.health?.status === "Healthy" && a.status?.operationState?.phase === "Succeeded", 240);
       expect(outOfSync(app)).toEqual([]);
@@ -362,10 +357,10 @@ describe("argocd > sync", () => {
       const preset = parse(readFileSync(join(repoRoot, "presets", "on-prem-ha.yaml"), "utf8")) as { kong: { resources: { requests: { cpu: string } } } };
       expect(preset.kong.resources.requests.cpu).toBe("500m");
       if (kong.kind === "stand-in") {
-        const recorded = await argocd.get<KubeObject & { data: { "values.json": string } }>("v1", "ConfigMap", "kong-stand-in-values", "kong");
+        const recorded = await cluster.client.get<KubeObject & { data: { "values.json": string } }>("v1", "ConfigMap", "kong-stand-in-values", "kong");
         expect(JSON.parse(recorded!.data["values.json"]).resources.requests.cpu).toBe("500m");
       } else {
-        const deployment = await argocd.get<KubeObject & { spec: { template: { spec: { containers: { name: string; resources: { requests: { cpu: string } } }[] } } } }>("apps/v1", "Deployment", "edge-kong", "kong");
+        const deployment = await cluster.client.get<KubeObject & { spec: { template: { spec: { containers: { name: string; resources: { requests: { cpu: string } } }[] } } } }>("apps/v1", "Deployment", "edge-kong", "kong");
         expect(deployment!.spec.template.spec.containers.find((c) => c.name === "proxy")!.resources.requests.cpu).toBe("500m");
       }
       // The repo-server fetched exactly the pushed package.

@@ -24,10 +24,9 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { removeScratchCharts } from "../lib/chart.js";
-import { requirePrograms } from "../lib/tools.js";
-import { inPod, type NodeInit, renderNodeInit, startRun, verb } from "../testbed/node-init.js";
-import { addr, inNs, shIn, Testbed } from "../testbed/testbed.js";
+import { inNs, ownerTag, removeScratchCharts, requirePrograms, shIn } from "../../local/index.js";
+import { inPod, type NodeInit, renderNodeInit, startRun, verb } from "../lib/node-init.js";
+import { addr, Testbed } from "../lib/testbed.js";
 
 if (process.getuid?.() !== 0) throw new Error("bench: the netns testbed needs root");
 requirePrograms("wrk", "ab", "nginx", "conntrack");
@@ -257,7 +256,7 @@ async function churn(tb: Testbed, ni: NodeInit): Promise<Churn> {
  * node-init.sh (apply only).
  */
 async function ipvsCost(v4: number, v6: number, script?: string): Promise<{ applyMs: number; tickMs?: number; fullTickMs?: number }> {
-  const tb = new Testbed("ipvs", `${process.pid % 100000}i`);
+  const tb = new Testbed("ipvs", `${ownerTag()}i`);
   try {
     await tb.up();
     const batch = join(tb.dir, "ipvs-addresses");
@@ -297,7 +296,7 @@ async function ipvsCost(v4: number, v6: number, script?: string): Promise<{ appl
 }
 
 async function main() {
-  const tb = new Testbed("nftables", `${process.pid % 100000}b`);
+  const tb = new Testbed("nftables", `${ownerTag()}b`);
   try {
     await tb.up({ kongBackend: false });
     nginx(tb);

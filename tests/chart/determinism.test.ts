@@ -6,9 +6,9 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { kongChart, presetFiles, removeScratchCharts, template } from "../lib/chart.js";
+import { presetFiles, template } from "../lib/chart.js";
+import { helms, kongChart, removeScratchCharts } from "../../local/index.js";
 import { repoRoot } from "../lib/paths.js";
-import { helms } from "../lib/tools.js";
 
 afterAll(removeScratchCharts);
 console.log(`chart > determinism: Kong chart = ${kongChart().kind}`);

@@ -8,8 +8,8 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { type K8sObject, kongChart, kongValues, removeScratchCharts, render, scratchChart } from "../lib/chart.js";
-import { helms, run } from "../lib/tools.js";
+import { type K8sObject, kongValues, render } from "../lib/chart.js";
+import { helms, kongChart, removeScratchCharts, run, scratchChart } from "../../local/index.js";
 
 afterAll(removeScratchCharts);
 const helm = helms[0];

@@ -8,9 +8,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { type K8sObject, kongChart, kongValues, removeScratchCharts, render } from "../lib/chart.js";
+import { type K8sObject, kongValues, render } from "../lib/chart.js";
+import { helms, kongChart, removeScratchCharts } from "../../local/index.js";
 import { repoRoot } from "../lib/paths.js";
-import { helms } from "../lib/tools.js";
 
 afterAll(removeScratchCharts);
 

@@ -4,8 +4,8 @@
  * `networkPolicy.metricsFrom` to exactly the ports behind those targets.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { type K8sObject, kongChart, kongValues, removeScratchCharts, render } from "../lib/chart.js";
-import { helms } from "../lib/tools.js";
+import { type K8sObject, kongValues, render } from "../lib/chart.js";
+import { helms, kongChart, removeScratchCharts } from "../../local/index.js";
 
 afterAll(removeScratchCharts);
 const helm = helms[0];

@@ -34,9 +34,9 @@ import * as k8s127 from "kubernetes-models-k8s127";
 import * as k8s133 from "kubernetes-models-k8s133";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
-import { type K8sObject, kongChart, presetFiles, removeScratchCharts, render } from "../lib/chart.js";
+import { type K8sObject, presetFiles, render } from "../lib/chart.js";
+import { helms, kongChart, removeScratchCharts, run } from "../../local/index.js";
 import { repoRoot } from "../lib/paths.js";
-import { helms, run } from "../lib/tools.js";
 
 const kong = kongChart();
 console.log(`chart > manifests: Kong chart = ${kong.kind} (${kong.path})`);

@@ -5,8 +5,8 @@
  * or runs in it (hostNetwork); the readiness and liveness probes read files of the pod.
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { type K8sObject, removeScratchCharts, render } from "../lib/chart.js";
-import { helms } from "../lib/tools.js";
+import { type K8sObject, render } from "../lib/chart.js";
+import { helms, removeScratchCharts } from "../../local/index.js";
 
 afterAll(removeScratchCharts);
 

@@ -9,8 +9,8 @@ import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
-import { type K8sObject, kongChart, presetFiles, removeScratchCharts, type RenderOptions, template } from "../lib/chart.js";
-import { helms, psaCheck, run } from "../lib/tools.js";
+import { type K8sObject, presetFiles, type RenderOptions, template } from "../lib/chart.js";
+import { helms, kongChart, tool, removeScratchCharts, run } from "../../local/index.js";
 
 const kong = kongChart();
 console.log(`chart > pod security: Kong chart = ${kong.kind} (${kong.path})`);
@@ -38,7 +38,7 @@ const POD_KINDS = new Set(["Pod", "Deployment", "DaemonSet", "StatefulSet", "Rep
 
 /** Runs psa-check on a YAML stream; `defaultLevel` applies to namespaces the stream does not label. */
 function psa(manifests: string, defaultLevel: Level = "restricted"): PsaResult[] {
-  const r = run(psaCheck(), ["--default-level", defaultLevel], { input: manifests });
+  const r = run(tool("psa-check"), ["--default-level", defaultLevel], { input: manifests });
   if (r.status !== 0) throw new Error(`psa-check failed:\n${r.stderr}`);
   return r.stdout.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as PsaResult);
 }

@@ -4,8 +4,8 @@
  */
 import { basename } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { type K8sObject, kongChart, kongValues, presetFiles, removeScratchCharts, render, scratchChart } from "../lib/chart.js";
-import { helms, run } from "../lib/tools.js";
+import { type K8sObject, kongValues, presetFiles, render } from "../lib/chart.js";
+import { helms, kongChart, removeScratchCharts, run, scratchChart } from "../../local/index.js";
 
 const kong = kongChart();
 console.log(`chart > rendering: Kong chart = ${kong.kind} (${kong.path})`);

@@ -7,9 +7,9 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { contract, walk, type Node } from "../../gen/src/index.js";
-import { kongChart, kongValues, removeScratchCharts, render, template } from "../lib/chart.js";
+import { kongValues, render, template } from "../lib/chart.js";
+import { helms, kongChart, removeScratchCharts } from "../../local/index.js";
 import { repoRoot } from "../lib/paths.js";
-import { helms } from "../lib/tools.js";
 
 afterAll(removeScratchCharts);
 const helm = helms[0];

@@ -12,9 +12,7 @@
  * are). Not a test. Options (environment): FLEET_SIZES (default "200,1000"), FLEET_READY_MS
  * (default 4500), FLEET_SET (extra `--set` values, comma separated, e.g. a maxUnavailable).
  */
-import { removeScratchCharts, scratchChart } from "../lib/chart.js";
-import { helms } from "../lib/tools.js";
-import { Cluster } from "./cluster.js";
+import { ControlPlane, helms, removeScratchCharts, scratchChart } from "../../local/index.js";
 
 const sizes = (process.env.FLEET_SIZES ?? "200,1000").split(",").map(Number);
 const readyMs = Number(process.env.FLEET_READY_MS ?? 4500);
@@ -24,7 +22,7 @@ const helm = helms[0];
 interface DaemonSetStatus { desiredNumberScheduled?: number; updatedNumberScheduled?: number; numberAvailable?: number; observedGeneration?: number }
 
 /** Seconds until node-init's DaemonSet has `size` pods, all of the newest template and available. */
-async function settled(cluster: Cluster, size: number, since: number): Promise<number> {
+async function settled(cluster: ControlPlane, size: number, since: number): Promise<number> {
   await cluster.waitFor(async () => {
     const ds = (await cluster.api("GET", "/apis/apps/v1/namespaces/edge-node-init/daemonsets/edge-node-init")).body as { metadata?: { generation?: number }; status?: DaemonSetStatus };
     const s = ds.status ?? {};
@@ -34,7 +32,7 @@ async function settled(cluster: Cluster, size: number, since: number): Promise<n
 }
 
 async function fleet(size: number): Promise<string> {
-  const cluster = new Cluster({ kwokNodes: size, podReadyDelayMs: readyMs });
+  const cluster = new ControlPlane({ kwokNodes: size, podReadyDelayMs: readyMs });
   try {
     await cluster.start();
     const chart = scratchChart();

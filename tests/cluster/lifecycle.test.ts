@@ -5,9 +5,8 @@
  * kwok's stages), so node-init's rules and Kong's traffic are tested in tests/testbed, not here.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { kongChart, removeScratchCharts, render, scratchChart } from "../lib/chart.js";
-import { helms } from "../lib/tools.js";
-import { Cluster } from "./cluster.js";
+import { render } from "../lib/chart.js";
+import { ControlPlane, helms, kongChart, removeScratchCharts, scratchChart } from "../../local/index.js";
 
 const kong = kongChart();
 console.log(`cluster > lifecycle: Kong chart = ${kong.kind} (${kong.path})`);
@@ -22,7 +21,7 @@ interface Obj {
 interface List { items: Obj[] }
 
 describe.each(helms)("cluster > lifecycle with $name", (helm) => {
-  const cluster = new Cluster();
+  const cluster = new ControlPlane();
   let failed = false;
   const chart = () => scratchChart();
 

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import * as re from "../../gen/src/patterns.js";
-import { prng } from "./prng.js";
+import { prng } from "../lib/prng.js";
 
 /** The patterns by name (a plain record, so the tables survive patterns being added or renamed). */
 const patterns: Record<string, string> = { ...re };

@@ -12,8 +12,8 @@ import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { repoRoot } from "../lib/paths.js";
-import { requirePrograms, run, which } from "../lib/tools.js";
-import { blobPath, build, builtImage, copyTree, type Descriptor, imageOf, imageSource, inImage, readJson, releaseArchs, treeOf } from "./image.js";
+import { build, builtImage, imageSource, releaseArchs, requirePrograms, run, which } from "../../local/index.js";
+import { blobPath, copyTree, type Descriptor, imageOf, inImage, readJson, treeOf } from "../lib/image.js";
 
 requirePrograms("curl", "dpkg-deb", "readelf", "flock", "tar", "gzip", "shellcheck", "cp", "chroot", "mount", "unshare", "nft", "ip", "nsenter");
 

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { render } from "../lib/chart.js";
 import { repoRoot } from "../lib/paths.js";
-import { helms, run } from "../lib/tools.js";
+import { helms, run } from "../../local/index.js";
 
 const shfmt = join(repoRoot, ".tools", "bin", "shfmt");
 

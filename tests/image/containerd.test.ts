@@ -11,9 +11,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../lib/paths.js";
-import { requirePrograms, type Run, run } from "../lib/tools.js";
-import { inNs, Testbed } from "../testbed/testbed.js";
-import { builtImage } from "./image.js";
+import { addNetns, builtImage, inNs, ownerTag, requirePrograms, run, type Run } from "../../local/index.js";
+import { Testbed } from "../lib/testbed.js";
 
 if (process.getuid?.() !== 0) throw new Error("node-init image > containerd: needs root (CI runs as root)");
 requirePrograms("apt-get", "dpkg-deb", "nsenter", "setpriv", "unshare", "ip", "nft");
@@ -54,12 +53,12 @@ describe("node-init image > containerd", () => {
     archive = join(image.out, "edge-node-init.oci.tar");
     bin = debianContainerd();
     Testbed.reapStale();
-    tb = new Testbed("nftables", `${process.pid % 100000}c`);
+    tb = new Testbed("nftables", `${ownerTag()}c`);
     base = join(tb.dir, "containerd");
     socket = join(base, "containerd.sock");
     netns = join(base, "netns");
     tb.down();
-    run("ip", ["netns", "add", tb.node]);
+    addNetns(tb.node);
     // A node whose kube-proxy runs in nftables mode.
     inNs(tb.node, "nft", ["add", "table", "ip", "kube-proxy"]);
     mkdirSync(join(base, "state-dir"), { recursive: true });

@@ -8,10 +8,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { removeScratchCharts } from "../lib/chart.js";
-import { requirePrograms } from "../lib/tools.js";
+import { builtImage, releaseArchs, removeScratchCharts, requirePrograms } from "../../local/index.js";
 import { executablesOf, nodeInitScript, renderedCommands, scriptCommands } from "./commands.js";
-import { builtImage, closureOf, copyTree, definition, imageOf, inImage, pathOf, programProblems, releaseArchs, resolveIn, treeOf } from "./image.js";
+import { closureOf, copyTree, definition, imageOf, inImage, pathOf, programProblems, resolveIn, treeOf } from "../lib/image.js";
 
 if (process.getuid?.() !== 0) throw new Error("node-init image > contents: chroot needs root (CI runs as root)");
 requirePrograms("chroot", "cp", "mount", "readelf", "unshare");

@@ -12,8 +12,7 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { afterAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../lib/paths.js";
-import { requirePrograms, run } from "../lib/tools.js";
-import { releaseArchs } from "./image.js";
+import { releaseArchs, requirePrograms, run } from "../../local/index.js";
 
 // actionlint hands `run:` scripts to shellcheck when it is on PATH; require it so that it does.
 requirePrograms("shellcheck");

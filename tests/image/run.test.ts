@@ -8,11 +8,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { removeScratchCharts } from "../lib/chart.js";
-import { requirePrograms, run } from "../lib/tools.js";
-import { type NodeInit, renderNodeInit } from "../testbed/node-init.js";
-import { inNs, type ProxyMode, shIn, Testbed } from "../testbed/testbed.js";
-import { type HostAccess, ImagePod, type PodVolumes, serviceAccountPath as SA } from "./pod.js";
+import { addNetns, inNs, ownerTag, removeScratchCharts, requirePrograms, run, shIn } from "../../local/index.js";
+import { type NodeInit, renderNodeInit } from "../lib/node-init.js";
+import { type TestbedMode, Testbed } from "../lib/testbed.js";
+import { type HostAccess, ImagePod, type PodVolumes, serviceAccountPath as SA } from "../lib/pod.js";
 
 if (process.getuid?.() !== 0) throw new Error("node-init image > run: namespaces and chroot need root (CI runs as root)");
 requirePrograms("chroot", "cp", "mount", "unshare", "ip", "nft", "iptables-nft", "iptables-legacy", "openssl", "curl");
@@ -28,7 +27,7 @@ afterAll(() => {
  * A testbed node namespace and a pod of the image, made in beforeAll (so a skipped suite leaves
  * nothing) and removed in afterAll.
  */
-function pod(mode: ProxyMode, tag: string, hostAccess: HostAccess) {
+function pod(mode: TestbedMode, tag: string, hostAccess: HostAccess) {
   let tb: Testbed | undefined;
   let ni: NodeInit;
   let image: ImagePod;
@@ -38,7 +37,7 @@ function pod(mode: ProxyMode, tag: string, hostAccess: HostAccess) {
     Testbed.reapStale();
     tb = new Testbed(mode, tag);
     tb.down();
-    run("ip", ["netns", "add", tb.node]);
+    addNetns(tb.node);
     ni = renderNodeInit(tb.dir, [`nodeInit.hostAccess=${hostAccess}`]);
     image = new ImagePod(tb.dir);
     volumes = image.volumes(ni.script);
@@ -66,7 +65,7 @@ function pod(mode: ProxyMode, tag: string, hostAccess: HostAccess) {
 const tableIn = (ns: string) => inNs(ns, "nft", ["list", "table", "inet", "edge_node_init"], { allowFail: true });
 
 describe.each(["hostPID", "hostNetwork"] as const)("node-init image > run with nodeInit.hostAccess=%s", (hostAccess) => {
-  const { container, start, rendered, testbed } = pod("nftables", `${process.pid % 100000}${hostAccess === "hostPID" ? "i" : "j"}`, hostAccess);
+  const { container, start, rendered, testbed } = pod("nftables", `${ownerTag()}${hostAccess === "hostPID" ? "i" : "j"}`, hostAccess);
   // A node whose kube-proxy runs in nftables mode (its table is what node-init looks for).
   let before = "";
   beforeAll(() => {
@@ -139,14 +138,14 @@ describe("node-init image > run: kube-proxy detection with the image's tools", (
   // What each kube-proxy mode leaves in the node namespace that node-init looks for. The image
   // carries no iptables extensions: its nft still lists iptables-nft's chain (warning about the
   // xt expressions it cannot print), and /proc tells the legacy tables.
-  const marks: Record<ProxyMode, string> = {
+  const marks: Record<TestbedMode, string> = {
     "nftables": "nft add table ip kube-proxy",
     "iptables-nft": "iptables-nft -t nat -N KUBE-SERVICES && iptables-nft -t nat -A KUBE-SERVICES -m addrtype --dst-type LOCAL -m comment --comment nodeports -j RETURN",
     "iptables-legacy": "iptables-legacy -t nat -N KUBE-SERVICES",
     "ipvs": "ip link add kube-ipvs0 type veth peer name kube-ipvs0-peer && ip addr add 10.96.0.10/32 dev kube-ipvs0",
   };
-  describe.each(Object.keys(marks) as ProxyMode[])("%s", (mode) => {
-    const { container, testbed } = pod(mode, `${process.pid % 100000}k`, "hostPID");
+  describe.each(Object.keys(marks) as TestbedMode[])("%s", (mode) => {
+    const { container, testbed } = pod(mode, `${ownerTag()}k`, "hostPID");
 
     it(`should detect ${mode} mode and install its method's rules`, () => {
       shIn(testbed().node, marks[mode]);
@@ -162,7 +161,7 @@ describe("node-init image > run: kube-proxy detection with the image's tools", (
 describe("node-init image > run: the API call over TLS", () => {
   // The call `run` makes when stopped (is the DaemonSet gone?), with the image's curl, against an
   // HTTPS server whose certificate a test CA signed, as the ServiceAccount's ca.crt provides it.
-  const { container, testbed, at } = pod("nftables", `${process.pid % 100000}t`, "hostNetwork");
+  const { container, testbed, at } = pod("nftables", `${ownerTag()}t`, "hostNetwork");
   let pki = "";
   let serviceAccount = "";
   const url = "https://127.0.0.1:6443/apis/apps/v1/namespaces/edge-node-init/daemonsets/edge-node-init";

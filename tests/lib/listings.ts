@@ -1,7 +1,7 @@
 /**
  * Recorded listings: what node-init's readers (nft, ip and /proc/net) showed on a real node, and
  * what node-init's `plan` decided from them, one text file per node under tests/fixtures/listings/.
- * tests/nodes/record-listings.ts records them on the real nodes, through programs that pass each
+ * `recordListings` records them on the real nodes (tests/nodes/e2e.test.ts), through programs that pass each
  * call on to the real nft and ip and write it down; tests/node-init/listings.test.ts replays them
  * without root, through programs that answer each call as recorded and refuse any other.
  *
@@ -12,8 +12,10 @@
  *   === file NAME           a file of /proc/net (tcp, tcp6, ip_tables_names)
  * Lines before the first section describe where the file was recorded.
  */
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { Node } from "../../local/index.js";
+import { repoRoot } from "./paths.js";
 
 /** The globals `plan` decides the rules by (files/node-init.sh, its block of globals). */
 export const PLAN_GLOBALS = ["MODE", "USE", "BLOCKED", "WITHHELD", "SERVED", "NODEPORTS4", "NODEPORTS6", "SERVICES4", "SERVICES6"] as const;
@@ -114,4 +116,32 @@ export function writeReplay(listings: Listings, dir: string): { bin: string; pro
   }
   for (const [name, text] of Object.entries(listings.files)) writeFileSync(join(procNet, name), `${text}\n`);
   return { bin, procNet };
+}
+
+/**
+ * What node-init's `plan` reads on real node `node` and decides from it: the script sourced with
+ * node-init's environment `env`, every nft and ip call passed through a recording program to the
+ * node's own, and the /proc/net files it reads.
+ */
+export function recordListings(node: Node, env: Record<string, string>, about: string): Listings {
+  const dir = mkdtempSync(join(node.options.dir, "listings-"));
+  const record = join(dir, "calls");
+  for (const program of RECORDED_PROGRAMS) {
+    const real = node.exec("sh", ["-c", `command -v ${program}`]).stdout.trim();
+    if (!real) throw new Error(`node ${node.name}: no ${program}`);
+    writeFileSync(join(dir, program), recorderProgram(program, real, record), { mode: 0o755 });
+  }
+  const exports = Object.entries({ ...env, NODE_INIT_LIBRARY: "1", NODE_INIT_STATE_DIR: join(dir, "state") })
+    .map(([k, v]) => `export ${k}='${v.replaceAll("'", `'\\''`)}'`).join("\n");
+  const r = node.exec("sh", ["-c", `${exports}\nexport PATH=${dir}:$PATH\n${planScript(join(repoRoot, "files", "node-init.sh"))}`]);
+  if (r.status !== 0) throw new Error(`node ${node.name}: node-init's plan failed: ${r.stderr}`);
+  const decided = parseListings(r.stdout).decided;
+  const calls = parseListings(readFileSync(record, "utf8")).calls;
+  rmSync(dir, { recursive: true, force: true });
+  const files: Record<string, string> = {};
+  for (const f of PROC_NET_FILES) {
+    const cat = node.exec("cat", [`/proc/net/${f}`]);
+    if (cat.status === 0) files[f] = cat.stdout.replace(/\n$/, "");
+  }
+  return { about, env, decided, calls, files };
 }

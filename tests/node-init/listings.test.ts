@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { type Listings, parseListings, planScript, writeReplay } from "../lib/listings.js";
 import { repoRoot } from "../lib/paths.js";
-import { run } from "../lib/tools.js";
+import { run } from "../../local/index.js";
 
 const corpus = join(repoRoot, "tests", "fixtures", "listings");
 const files = readdirSync(corpus).filter((f) => f.endsWith(".txt")).sort();

@@ -26,13 +26,9 @@
  * make ten times as many).
  */
 import { join } from "node:path";
-import { builtImage } from "../image/image.js";
-import { removeScratchCharts, scratchChart } from "../lib/chart.js";
+import { edgeImages, inNs, installEdge, NodeCluster, removeScratchCharts, requirePrograms } from "../../local/index.js";
 import { repoRoot } from "../lib/paths.js";
-import { helms, requirePrograms } from "../lib/tools.js";
-import { inNs } from "../testbed/testbed.js";
-import { goImage, NodeCluster, ociImage, standInValues } from "./cluster.js";
-import type { ProxyMode } from "./node.js";
+import type { ProxyMode } from "../../local/index.js";
 
 if (process.getuid?.() !== 0) throw new Error("bench:nodes: real nodes need root");
 requirePrograms("ab");
@@ -61,15 +57,11 @@ const mid = (values: number[]) => {
 };
 
 async function benchMode(mode: ProxyMode): Promise<string[]> {
-  const nodeInit = builtImage();
-  const standIn = goImage("kong-stand-in");
-  const cluster = new NodeCluster({ mode, images: [ociImage(join(nodeInit.out, "edge-node-init.oci.tar")), standIn] });
+  const { nodeInit, standIn } = edgeImages();
+  const cluster = new NodeCluster({ mode, images: [nodeInit, standIn] });
   try {
     await cluster.start();
-    const r = cluster.helm(helms[0].path, ["install", "edge", scratchChart(), ...standInValues(standIn),
-      "-f", join(repoRoot, "presets", "source-ip.yaml"), "--wait", "--timeout", "300s"]);
-    if (r.status !== 0) throw new Error(`helm install: ${r.stdout}${r.stderr}`);
-    await cluster.control.waitFor(async () => cluster.curl(`http://${cluster.address(0)}/`).startsWith("kong-stand-in"), "node a :80", 120);
+    await installEdge(cluster, standIn, { args: ["-f", join(repoRoot, "presets", "source-ip.yaml"), "--wait", "--timeout", "300s"], seconds: 120 });
     const pods = ((await cluster.control.api("GET", "/api/v1/namespaces/kong/pods?labelSelector=app.kubernetes.io%2Fname%3Dkong")).body as {
       items: { spec: { nodeName: string }; status: { podIP: string; containerStatuses?: { name: string; containerID?: string }[] } }[];
     }).items;

@@ -13,13 +13,9 @@
 import { appendFileSync, cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { kongChart, removeScratchCharts, scratchChart } from "../lib/chart.js";
-import { formatListings, parseListings } from "../lib/listings.js";
+import { builtImage, edgeImages, helms, installEdge, kongChart, kubeletSysctls, lan, NodeCluster, pinnedName, type PortmapBackend, type ProxyMode, removeScratchCharts, repositoryAndTag, requirePrograms, run, scratchChart, standInValues } from "../../local/index.js";
+import { formatListings, parseListings, recordListings } from "../lib/listings.js";
 import { repoRoot } from "../lib/paths.js";
-import { helms, requirePrograms, run } from "../lib/tools.js";
-import { builtImage } from "../image/image.js";
-import { goImage, lan, NodeCluster, ociImage, pinnedName, repositoryAndTag, standInValues } from "./cluster.js";
-import { kubeletSysctls, type PortmapBackend, type ProxyMode } from "./node.js";
 
 if (process.getuid?.() !== 0) throw new Error("nodes > e2e: needs root (CI runs as root)");
 requirePrograms("ip", "nft", "curl", "tar");
@@ -32,7 +28,8 @@ const chartDigest = /^ {4}digest: *"?(sha256:[0-9a-f]{64})/m.exec(readFileSync(j
 /** node-init's image as the nodes hold it: pulled by the chart's digest, so named by it alone. */
 const nodeInitImage = `ghcr.io/edge-chart/edge-node-init@${chartDigest}`;
 const helm = helms[0];
-const standIn = goImage("kong-stand-in");
+const images = edgeImages();
+const standIn = images.standIn;
 const standInTag = repositoryAndTag(standIn.name)[1];
 const imageValues = standInValues(standIn);
 
@@ -100,21 +97,11 @@ describe.each(setups)("nodes > edge on two real nodes, kube-proxy in $mode mode,
 
   beforeAll(async () => {
     before = machineState();
-    const nodeInit = builtImage();
-    nodes = new NodeCluster({
-      mode,
-      portmap,
-      images: [ociImage(join(nodeInit.out, "edge-node-init.oci.tar")), standIn],
-    });
+    nodes = new NodeCluster({ mode, portmap, images: [images.nodeInit, standIn] });
     try {
       await nodes.start();
       console.log(`nodes > ${mode}: control plane and 2 nodes Ready in ${nodes.startSeconds.toFixed(1)} s (Kong chart: ${kong.kind})`);
-      const started = performance.now();
-      const access = hostAccess === "hostPID" ? ["--set", "nodeInit.hostAccess=hostPID"] : [];
-      const r = nodes.helm(helm.path, ["install", "edge", scratchChart(), ...imageValues, ...access]);
-      if (r.status !== 0) throw new Error(`helm install: ${r.stdout}\n${r.stderr}`);
-      await nodes.control.waitFor(async () => nodes!.curl(`http://${nodes!.address(0)}/`).startsWith("kong-stand-in"), "node a :80 to answer", 240);
-      installSeconds = (performance.now() - started) / 1000;
+      installSeconds = await installEdge(nodes, standIn, { args: hostAccess === "hostPID" ? ["--set", "nodeInit.hostAccess=hostPID"] : [] });
       console.log(`nodes > ${mode}: helm install to the first answer on node a :80 in ${installSeconds.toFixed(1)} s`);
     } catch (e) {
       failed = true;
@@ -409,7 +396,7 @@ describe.each(setups)("nodes > edge on two real nodes, kube-proxy in $mode mode,
     for (const node of nodes!.nodes) {
       const file = join(repoRoot, "tests", "fixtures", "listings", `${mode}-portmap-${portmap}-${node.name}.txt`);
       const nft = node.exec("nft", ["--version"]).stdout.trim();
-      const live = node.recordListings(env, `# ${node.name}: kube-proxy ${mode} mode, CNI portmap ${portmap} backend, a hostPort 80 pod on edge-node-b;\n# ${nft}; recorded by tests/nodes/e2e.test.ts (EDGE_RECORD_LISTINGS=1).`);
+      const live = recordListings(node, env, `# ${node.name}: kube-proxy ${mode} mode, CNI portmap ${portmap} backend, a hostPort 80 pod on edge-node-b;\n# ${nft}; recorded by tests/nodes/e2e.test.ts (EDGE_RECORD_LISTINGS=1).`);
       if (process.env.EDGE_RECORD_LISTINGS === "1") writeFileSync(file, formatListings(live));
       expect(live.decided, `what node-init decides on ${node.name}, against ${file}`).toEqual(parseListings(readFileSync(file, "utf8")).decided);
     }

@@ -8,12 +8,11 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, stat
 import { tmpdir } from "node:os";
 import { basename, join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { kongChart, removeScratchCharts, scratchChart } from "../lib/chart.js";
+import { helms, kongChart, removeScratchCharts, run, scratchChart } from "../../local/index.js";
 import { repoRoot } from "../lib/paths.js";
-import { helms, run } from "../lib/tools.js";
 
 const helm3 = helms[0];
-const standIn = join(repoRoot, "tests", "fixtures", "kong-stand-in");
+const standIn = join(repoRoot, "local", "kong-chart-stand-in");
 const temps: string[] = [];
 
 afterAll(() => {

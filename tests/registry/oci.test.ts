@@ -17,13 +17,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { Cluster } from "../cluster/cluster.js";
-import { builtImage } from "../image/image.js";
-import { removeScratchCharts, scratchChart } from "../lib/chart.js";
+import { builtImage, ControlPlane, goImage, helms, Registry, tool, removeScratchCharts, type Run, run, scratchChart } from "../../local/index.js";
 import { repoRoot } from "../lib/paths.js";
-import { helms, type Run, run } from "../lib/tools.js";
-import { goImage } from "../nodes/cluster.js";
-import { Registry, registryTool } from "./registry.js";
 
 const helm = helms[1];
 const chartYaml = parse(readFileSync(join(repoRoot, "Chart.yaml"), "utf8")) as { version: string };
@@ -31,18 +26,18 @@ const values = parse(readFileSync(join(repoRoot, "values.yaml"), "utf8")) as { n
 
 describe("registry > the chart and node-init's image through an OCI registry, signed and verified", () => {
   const registry = new Registry({ port: 15000 + (process.pid % 1000) });
-  const cluster = new Cluster();
+  const cluster = new ControlPlane();
   let failed = false;
   const keys = join(registry.dir, "keys");
   const ok = (r: Run, what: string) => {
     expect(r.status, `${what}\n${r.stdout}\n${r.stderr}`).toBe(0);
     return r.stdout;
   };
-  const cosign = (args: string[]) => registry.client(registryTool("cosign"), args, { cwd: keys, env: { COSIGN_PASSWORD: "" } });
+  const cosign = (args: string[]) => registry.client(tool("cosign"), args, { cwd: keys, env: { COSIGN_PASSWORD: "" } });
   /** cosign sign with the test's key; no transparency log or timestamp service (an empty signing config). */
   const sign = (ref: string) => ok(cosign(["sign", "--yes", "--key", "cosign.key", "--signing-config", "signing-config.json", ref]), `cosign sign ${ref}`);
   const verify = (ref: string, key = "cosign.pub") => cosign(["verify", "--key", key, "--insecure-ignore-tlog=true", ref]);
-  const oras = (args: string[]) => ok(registry.client(registryTool("oras"), args, { cwd: registry.dir }), `oras ${args.join(" ")}`);
+  const oras = (args: string[]) => ok(registry.client(tool("oras"), args, { cwd: registry.dir }), `oras ${args.join(" ")}`);
   let chartDigest = "";
 
   beforeAll(async () => {

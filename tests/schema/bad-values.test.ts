@@ -12,9 +12,9 @@ import { Ajv, type ErrorObject } from "ajv";
 import { afterAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
 import { contract, defaultOf, helmMerge, type Json } from "../../gen/src/index.js";
-import { removeScratchCharts, template } from "../lib/chart.js";
+import { template } from "../lib/chart.js";
+import { helms, removeScratchCharts } from "../../local/index.js";
 import { repoRoot } from "../lib/paths.js";
-import { helms } from "../lib/tools.js";
 
 afterAll(removeScratchCharts);
 

@@ -11,9 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import * as re from "../../gen/src/patterns.js";
-import { prng } from "../gen/prng.js";
-import { removeScratchCharts, scratchChart, template } from "../lib/chart.js";
-import { helms } from "../lib/tools.js";
+import { prng } from "../lib/prng.js";
+import { template } from "../lib/chart.js";
+import { helms, removeScratchCharts, scratchChart } from "../../local/index.js";
 
 afterAll(removeScratchCharts);
 

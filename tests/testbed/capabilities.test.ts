@@ -5,11 +5,10 @@
  * `nsenter --target 1 --net` lands in the testbed node, never in the machine's own namespace.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { capabilityDrop, type HostAccess, ImagePod, type PodVolumes } from "../image/pod.js";
-import { removeScratchCharts } from "../lib/chart.js";
-import { requirePrograms, run } from "../lib/tools.js";
-import { type NodeInit, renderNodeInit } from "./node-init.js";
-import { inNs, Testbed } from "./testbed.js";
+import { capabilityDrop, type HostAccess, ImagePod, type PodVolumes } from "../lib/pod.js";
+import { inNs, ownerTag, removeScratchCharts, requirePrograms, run } from "../../local/index.js";
+import { type NodeInit, renderNodeInit } from "../lib/node-init.js";
+import { Testbed } from "../lib/testbed.js";
 
 if (process.getuid?.() !== 0) throw new Error("node-init > privileges: needs root (CI runs as root)");
 
@@ -23,7 +22,7 @@ describe.each([
   { hostAccess: "hostPID", expected: ["NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE"] },
   { hostAccess: "hostNetwork", expected: ["NET_ADMIN"] },
 ])("node-init > privileges with nodeInit.hostAccess=$hostAccess", ({ hostAccess, expected }) => {
-  const tb = new Testbed("nftables", `${process.pid % 100000}${hostAccess === "hostPID" ? "p" : "n"}`);
+  const tb = new Testbed("nftables", `${ownerTag()}${hostAccess === "hostPID" ? "p" : "n"}`);
   let ni: NodeInit;
   let pod: ImagePod;
   let volumes: PodVolumes;

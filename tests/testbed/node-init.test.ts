@@ -7,11 +7,10 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { capabilityDrop } from "../image/pod.js";
-import { removeScratchCharts } from "../lib/chart.js";
-import { requirePrograms, run } from "../lib/tools.js";
-import { imagePod, inPod, type NodeInit, renderNodeInit, runsInNode, sessionProcesses, startRun, stopRuns, verb, verbOnHost } from "./node-init.js";
-import { addr, inNs, type ProxyMode, shIn, Testbed } from "./testbed.js";
+import { capabilityDrop } from "../lib/pod.js";
+import { inNs, ownerTag, removeScratchCharts, requirePrograms, run, shIn } from "../../local/index.js";
+import { imagePod, inPod, type NodeInit, renderNodeInit, runsInNode, sessionProcesses, startRun, stopRuns, verb, verbOnHost } from "../lib/node-init.js";
+import { addr, type TestbedMode, Testbed } from "../lib/testbed.js";
 
 if (process.getuid?.() !== 0) throw new Error("node-init > rules: the netns testbed needs root (CI runs as root)");
 
@@ -52,7 +51,7 @@ function load(tb: Testbed, url: string, count: number, expectPrefix: string) {
     child.on("exit", () => { try { resolve(JSON.parse(out)); } catch { reject(new Error(`load.mjs: ${out}`)); } }));
 }
 
-const modes: ProxyMode[] = ["iptables-nft", "iptables-legacy", "nftables", "ipvs"];
+const modes: TestbedMode[] = ["iptables-nft", "iptables-legacy", "nftables", "ipvs"];
 
 describe.each(modes)("node-init > rules under kube-proxy %s mode", (mode) => {
   const tb = new Testbed(mode);
@@ -534,7 +533,7 @@ iptables-nft -t nat -F KUBE-SVC-CHURN; iptables-nft -t nat -X KUBE-SVC-CHURN`,
         expect(check.stderr).toContain(`rules withheld: port 80: a host process listens on ${addr.node4}:80`);
         expect(verb(tb, ni, "ready").status).toBe(0);
       } finally {
-        nginx.kill();
+        nginx.signal("SIGTERM");
       }
       await tb.waitFor(() => tb.curl(tb.client, `${v4}/`).startsWith(backend(80)), "port 80 served again", withinResync);
       expect(await r.stop()).toBe(0);
@@ -834,7 +833,7 @@ iptables-nft -t nat -F KUBE-SVC-CHURN; iptables-nft -t nat -X KUBE-SVC-CHURN`,
 });
 
 describe.each(modes)("node-init > a node whose kube-proxy (%s mode) has not written its rules yet", (mode) => {
-  const tb = new Testbed(mode, `${process.pid % 100000}w`);
+  const tb = new Testbed(mode, `${ownerTag()}w`);
   let ni: NodeInit;
   beforeAll(async () => {
     await tb.up({ kubeProxy: false });
@@ -901,7 +900,7 @@ describe.each(modes)("node-init > a node whose kube-proxy (%s mode) has not writ
 });
 
 describe("node-init > script input", () => {
-  const tb = new Testbed("nftables", `${process.pid % 100000}v`);
+  const tb = new Testbed("nftables", `${ownerTag()}v`);
   let ni: NodeInit;
   beforeAll(() => {
     for (const ns of tb.namespaces) run("ip", ["netns", "del", ns]);

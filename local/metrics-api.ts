@@ -10,8 +10,9 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import { join } from "node:path";
-import { requirePrograms, run } from "../lib/tools.js";
-import type { Cluster } from "./cluster.js";
+import type { ControlPlane } from "./control-plane.js";
+import { run } from "./sys/process.js";
+import { requirePrograms } from "./sys/tools.js";
 
 const GROUP_VERSION = "metrics.k8s.io/v1beta1";
 const SERVICE = { namespace: "kube-system", name: "edge-test-metrics" };
@@ -26,7 +27,7 @@ const millicores = (q: string): number => (q.endsWith("m") ? Number(q.slice(0, -
 export class MetricsApi {
   private server: Server | undefined;
 
-  constructor(private readonly cluster: Cluster) {}
+  constructor(private readonly cluster: ControlPlane) {}
 
   /** The CPU utilization the HPAs in `namespace` aim at (the first one found; 50 without any). */
   private async target(namespace: string): Promise<number> {

@@ -11,8 +11,8 @@
  */
 import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { run } from "../lib/tools.js";
-import { builtImage, copyTree, imageOf, runtimeMounts } from "./image.js";
+import { builtImage, run } from "../../local/index.js";
+import { copyTree, imageOf, runtimeMounts } from "./image.js";
 
 /** Where Kubernetes mounts the ServiceAccount's token and CA certificate. */
 export const serviceAccountPath = "/var/run/secrets/kubernetes.io/serviceaccount";

@@ -7,13 +7,13 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "../cluster/cluster.js";
-import { Daemons } from "../lib/daemons.js";
-import { requirePrograms, run } from "../lib/tools.js";
+import { Processes, run } from "./sys/process.js";
+import { freePort } from "./sys/ports.js";
+import { requirePrograms } from "./sys/tools.js";
 
 export class GitServer {
   readonly dir = mkdtempSync(join(tmpdir(), "edge-git-"));
-  private readonly daemons = new Daemons(this.dir);
+  private readonly daemons = new Processes(this.dir);
   private readonly git = requirePrograms("git").git;
   private port = 0;
 

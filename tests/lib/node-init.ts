@@ -1,15 +1,15 @@
 /**
  * node-init as the chart renders it: the script from the ConfigMap, the environment and commands
- * from the DaemonSet's containers, run from the node-init image's own tree (tests/image/pod.ts).
+ * from the DaemonSet's containers, run from the node-init image's own tree (pod.ts).
  * Tests run exactly this, inside a Testbed namespace.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { ImagePod } from "../image/pod.js";
+import { ImagePod } from "./pod.js";
 import { type K8sObject, render } from "../lib/chart.js";
-import { helms, type Run, run } from "../lib/tools.js";
-import { inNs, type Testbed } from "./testbed.js";
+import { helms, inNs, type Process, Processes, type Run, run, viaNetns } from "../../local/index.js";
+import { type Testbed } from "./testbed.js";
 
 interface Container {
   name: string;
@@ -96,38 +96,29 @@ export interface RunProcess {
   log: () => string;
   /** Resolves with the exit code. */
   exited: Promise<number>;
-  /** Sends SIGTERM (the kubelet's stop) and resolves with the exit code; fails after 30 s. */
+  /** Sends SIGTERM to it alone (the kubelet's stop) and resolves with the exit code; fails after 30 s. */
   stop: () => Promise<number>;
 }
 
 /** `run` processes started and not yet exited; `stopRuns` ends them however a test ended. */
-const running = new Set<RunProcess>();
+const running = new Set<Process>();
+let runs = 0;
 
 /** Starts `run` from the image in the node namespace, as the main container does; returns the process and its log. */
 export function startRun(tb: Testbed, ni: NodeInit, overrides: Record<string, string> = {}): RunProcess {
   const { argv, env } = inPod(tb, ni, ["/bin/sh", "/scripts/node-init.sh", "run"], overrides);
-  const child = spawn("ip", ["netns", "exec", tb.node, ...argv], {
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-    // Its own process group, so stopRuns can end it with its children (ticker, nft monitor).
-    detached: true,
-  });
-  let out = "";
-  child.stdout?.on("data", (d) => (out += d));
-  child.stderr?.on("data", (d) => (out += d));
-  // "close", not "exit": the last log lines are read by then.
-  const exited = new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? -1)));
+  // Its own process group (the runner's), so stopRuns can end it with its children (ticker, nft monitor).
+  const p = new Processes(tb.dir).start(`run-${runs++}`, argv[0]!, argv.slice(1), { env, via: viaNetns(tb.node) });
+  running.add(p);
+  void p.exited.then(() => running.delete(p));
   const stop = async () => {
-    child.kill("SIGTERM");
+    p.child.kill("SIGTERM");
     // The kubelet's grace period is 30 s: a run that outlives it names what kept it.
-    const code = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(r, 30_000))]);
+    const code = await Promise.race([p.exited, new Promise<undefined>((r) => setTimeout(r, 30_000))]);
     if (code !== undefined) return code;
-    throw new Error(`run did not end within 30 s of SIGTERM; still running:\n${sessionProcesses(child.pid!).join("\n")}\nits log:\n${out}`);
+    throw new Error(`run did not end within 30 s of SIGTERM; still running:\n${sessionProcesses(p.child.pid!).join("\n")}\nits log:\n${p.log()}`);
   };
-  const r: RunProcess = { child, log: () => out, exited, stop };
-  running.add(r);
-  void exited.then(() => running.delete(r));
-  return r;
+  return { child: p.child, log: p.log, exited: p.exited, stop };
 }
 
 /**
@@ -137,10 +128,8 @@ export function startRun(tb: Testbed, ni: NodeInit, overrides: Record<string, st
  */
 export async function stopRuns(): Promise<number> {
   const left = [...running];
-  for (const r of left) {
-    try { process.kill(-r.child.pid!, "SIGKILL"); } catch { /* already gone */ }
-  }
-  await Promise.all(left.map((r) => r.exited));
+  for (const p of left) p.signal("SIGKILL");
+  await Promise.all(left.map((p) => p.exited));
   return left.length;
 }
 

@@ -5,12 +5,7 @@
  */
 import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from "node:fs";
 import { join, posix } from "node:path";
-import { repoRoot } from "../lib/paths.js";
-import { type Run, run } from "../lib/tools.js";
-
-export const imageSource = join(repoRoot, "images", "node-init");
-/** Where build.sh writes by default; a build is reused while its inputs are unchanged. */
-export const defaultOut = join(repoRoot, ".cache", "images", "node-init");
+import { imageSource, type Run, run } from "../../local/index.js";
 
 export interface Program {
   name: string;
@@ -34,11 +29,6 @@ export function definition(): Definition {
     files: words("file").map(([path, pkg]) => ({ path: path!, pkg: pkg! })),
     env: lines.filter((l) => l.startsWith("env ")).map((l) => l.slice(4)),
   };
-}
-
-/** Runs build.sh for `archs` with `env` (OUT, LOCK, FORCE…); never throws. */
-export function build(archs: readonly string[], env: Record<string, string> = {}): Run {
-  return run("sh", [join(imageSource, "build.sh"), ...archs], { env: { ...process.env, ...env } });
 }
 
 /** A blob of an OCI layout, by digest. */
@@ -180,20 +170,6 @@ export function programProblems(root: string, arch: string, pathEnv: string, pro
 /** The PATH of an image config's environment. */
 export const pathOf = (config: ImageConfig): string =>
   config.config.Env.find((e) => e.startsWith("PATH="))?.slice(5) ?? "";
-
-/** The architectures of the default build: what a release pushes. */
-export const releaseArchs = ["amd64", "arm64"] as const;
-
-/** Builds (or reuses) the default image with every release architecture; throws when the build fails. */
-export function builtImage(): { out: string; digest: string; rootfs: (arch: string) => string } {
-  const r = build(releaseArchs);
-  if (r.status !== 0) throw new Error(`images/node-init/build.sh failed:\n${r.stderr}`);
-  return {
-    out: defaultOut,
-    digest: readFileSync(join(defaultOut, "digest"), "utf8").trim(),
-    rootfs: (arch) => join(defaultOut, arch, "rootfs"),
-  };
-}
 
 /**
  * The mounts a container runtime makes in every container, as shell for a mount namespace of its

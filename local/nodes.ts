@@ -1,6 +1,6 @@
 /**
- * A Kubernetes cluster on real nodes, on one machine: the control plane of tests/cluster/cluster.ts
- * (without kwok) and N nodes of tests/nodes/node.ts, each running containerd, kubelet and
+ * A Kubernetes cluster on real nodes, on one machine: the control plane of control-plane.ts
+ * (without kwok) and N nodes of node.ts, each running containerd, kubelet and
  * kube-proxy in a kube-proxy mode, plus a client. Every network namespace is the fixture's own:
  *
  *   client (192.0.2.10) ──┐
@@ -14,71 +14,26 @@
  * :6443 (kubelet and kube-proxy use 127.0.0.1:6443; pods use the `kubernetes` Service, whose
  * endpoints are the nodes' :6443). Images come from archives built here — pause, node-init's
  * image, and the Kong stand-in (images/kong-stand-in: NOT Kong, it serves what the Kong pod spec
- * asks of its image) — pushed to a registry on the lan (tests/registry, CNCF Distribution over
+ * asks of its image) — pushed to a registry on the lan (registry.ts, CNCF Distribution over
  * HTTPS at the lan's address :5000), which every node's containerd uses as a mirror of the
  * registries those images name (ghcr.io, edge.test): the nodes pull them, names unchanged.
  *
  * `stop()` ends every process (a node's PID 1 takes its containers with it) and removes every
  * namespace and cgroup, however the test ended; nothing it makes is in the machine's namespaces.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { repoRoot } from "../lib/paths.js";
-import { Cluster } from "../cluster/cluster.js";
-import { type Run, run } from "../lib/tools.js";
-import { Registry } from "../registry/registry.js";
-import { inNs, shIn, Testbed } from "../testbed/testbed.js";
+import { ControlPlane } from "./control-plane.js";
+import { goImage, type NodeImage, pinnedName } from "./images.js";
+import { kubeconfig } from "./kubeconfig.js";
 import { cgroupRootOf, leftCgroupRoots, Node, type PortmapBackend, type ProxyMode, removeCgroups } from "./node.js";
+import { Registry } from "./registry.js";
+import { addNetns, deleteNetns, inNs, netnsName, reapStale, shIn, viaNetns } from "./sys/netns.js";
+import { Processes, type Run, run } from "./sys/process.js";
 
 export const lan = { gateway: "192.0.2.1", client: "192.0.2.10", nodeBase: 11, prefix: "192.0.2" };
 export const clusterCidr = "10.244.0.0/16";
-
-/** An image built here as an OCI archive. */
-export interface NodeImage {
-  /** repository:tag, as the archive's index records it (io.containerd.image.name). */
-  name: string;
-  /** The digest the registry serves it by: the archive's manifest (or index) of that name. */
-  digest: string;
-  archive: string;
-}
-
-/** The image an OCI archive holds, by the name and digest its index.json records. */
-export function ociImage(archive: string): NodeImage {
-  const r = run("tar", ["-xOf", archive, "index.json"]);
-  if (r.status !== 0) throw new Error(`${archive}: no index.json: ${r.stderr}`);
-  const index = JSON.parse(r.stdout) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
-  const named = index.manifests.find((m) => m.annotations?.["io.containerd.image.name"]);
-  if (!named) throw new Error(`${archive} records no image name (io.containerd.image.name)`);
-  return { name: named.annotations!["io.containerd.image.name"]!, digest: named.digest, archive };
-}
-
-/** An image built here as an OCI archive: `sh images/build-go.sh NAME`. */
-export function goImage(name: string): NodeImage {
-  const out = join(repoRoot, ".cache", "images", name);
-  const r = run("sh", [join(repoRoot, "images", "build-go.sh"), name]);
-  if (r.status !== 0) throw new Error(`images/build-go.sh ${name}: ${r.stderr}`);
-  return ociImage(join(out, `${name}.oci.tar`));
-}
-
-/** How a pod spec names an image so that nodes pull it by digest: repository:tag@digest. */
-export const pinnedName = (image: NodeImage): string => `${image.name}@${image.digest}`;
-
-/** The repository and tag of an image name. */
-export const repositoryAndTag = (name: string): [string, string] => [name.replace(/:[^:/]+$/, ""), name.replace(/^.*:/, "")];
-
-/**
- * The only values the real-node tests and the demo set: Kong's and its ingress controller's image
- * is the Kong stand-in (`image`, from goImage("kong-stand-in")), pinned to its digest as a user pins
- * Kong's (the version the Kong chart checks is the tag's); node-init's stays the chart's own.
- */
-export function standInValues(image: NodeImage): string[] {
-  const [repository, tag] = repositoryAndTag(image.name);
-  return ["kong.image", "kong.ingressController.image"].flatMap((key) => [
-    "--set", `${key}.repository=${repository}`, "--set", `${key}.tag=${tag}@${image.digest}`, "--set", `${key}.effectiveSemver=${tag}`,
-  ]);
-}
 
 export interface LoadResult {
   ok: number;
@@ -93,48 +48,47 @@ export interface NodeClusterOptions {
   mode: ProxyMode;
   /** Images the nodes pull besides pause (node-init's, the Kong stand-in). */
   images?: NodeImage[];
-  /** Namespace names start with this (default edge-nodes-<pid>). */
-  prefix?: string;
+  /** Tells the namespaces of two clusters of one process apart (sys/netns.ts names them). */
+  tag?: string;
   /** CNI portmap's backend on every node (default iptables). */
   portmap?: PortmapBackend;
 }
 
 export class NodeCluster {
-  readonly control = new Cluster({ kwok: false });
+  readonly control = new ControlPlane({ kwok: false });
   readonly dir = mkdtempSync(join(tmpdir(), "edge-nodes-"));
   readonly nodes: Node[] = [];
-  readonly prefix: string;
   readonly lanNs: string;
   readonly client: string;
   /** The registry every node pulls its images from, on the lan. */
   readonly registry: Registry;
   /** The pause image, every pod's sandbox: pulled by digest (set by start()). */
   pause?: NodeImage;
-  private forwarder?: ChildProcess;
-  private readonly servers: ChildProcess[] = [];
+  /** The API forwarder, and servers and load the tests start on the client or a node. */
+  private readonly processes = new Processes(this.dir);
   /** Seconds from start() until every node was Ready. */
   startSeconds = 0;
+  private loads = 0;
 
   constructor(readonly options: NodeClusterOptions) {
-    this.prefix = options.prefix ?? `edge-nodes-${process.pid % 100000}`;
-    this.lanNs = `${this.prefix}-lan`;
-    this.client = `${this.prefix}-client`;
+    this.lanNs = this.netns("lan");
+    this.client = this.netns("client");
     this.registry = new Registry({ netns: this.lanNs, address: lan.gateway, port: 5000 });
   }
 
   get kubeconfig(): string { return this.control.kubeconfig; }
+  private netns(role: string): string { return netnsName("nodes", role, this.options.tag); }
   get namespaces(): string[] { return [this.lanNs, this.client, ...this.nodes.map((n) => n.options.netns)]; }
   /** The address of node `i`. */
   address(i: number): string { return `${lan.prefix}.${lan.nodeBase + i}`; }
 
   /**
-   * Removes what runs of this fixture left when their process was killed (SIGKILL leaves no
-   * afterAll; a node's processes die with the run, by their parent-death signal): the namespaces,
-   * named like the testbed's (edge-nodes-<pid>-…) so Testbed.reapStale() removes those of dead
-   * runs, then the cgroups of nodes whose namespace is gone.
+   * Removes what runs of this cluster left when their process was killed (SIGKILL leaves no
+   * cleanup; a node's processes die with the run, by their parent-death signal): the namespaces
+   * of owners that are gone (sys/netns.ts), then the cgroups of nodes whose namespace is gone.
    */
   static reapStale(): void {
-    Testbed.reapStale();
+    reapStale();
     for (const netns of leftCgroupRoots()) if (!existsSync(`/run/netns/${netns}`)) removeCgroups(cgroupRootOf(netns));
   }
 
@@ -145,15 +99,14 @@ export class NodeCluster {
     const pause = this.pause = goImage("pause");
     await this.control.start();
     const apiSocket = join(this.dir, "api.sock");
-    this.forwarder = spawn("setpriv", ["--pdeathsig", "SIGKILL", "--", process.execPath, join(import.meta.dirname, "forward.mjs"),
-      apiSocket, `127.0.0.1:${this.control.apiPort}`], { stdio: "ignore" });
+    this.processes.start("api-forward", process.execPath, [join(import.meta.dirname, "forward.mjs"), apiSocket, `127.0.0.1:${this.control.apiPort}`]);
     const d = (f: string) => join(this.control.dir, f);
     for (let i = 0; i < count; i++) {
       const letter = String.fromCharCode(97 + i);
       const dir = join(this.dir, letter);
       mkdirSync(dir, { recursive: true });
       this.nodes.push(new Node({
-        name: `edge-node-${letter}`, netns: `${this.prefix}-${letter}`, address: this.address(i),
+        name: `edge-node-${letter}`, netns: this.netns(letter), address: this.address(i),
         podCidr: `10.244.${i + 1}.0/24`, clusterCidr, dir, ca: d("ca.crt"), cert: d("admin.crt"), key: d("admin.key"),
         apiSocket, mode: this.options.mode, portmap: this.options.portmap,
       }));
@@ -183,7 +136,7 @@ export class NodeCluster {
 
   /** The lan bridge, the client and each node's link, addresses and routes to the other pod subnets. */
   private wire(): void {
-    for (const ns of this.namespaces) run("ip", ["netns", "add", ns]);
+    addNetns(...this.namespaces);
     // The lan's own address is the nodes' default gateway, as a router would be: a node process
     // (node-init's API check) reaches Service addresses through it before kube-proxy's DNAT.
     shIn(this.lanNs, `ip link set lo up; ip link add br0 type bridge; ip link set br0 up; ip addr add ${lan.gateway}/24 dev br0`);
@@ -231,11 +184,10 @@ export class NodeCluster {
     return r.status === 0 ? r.stdout.trim() : `ERR ${r.status} ${r.stderr.trim()}`;
   }
 
-  /** Serves HTTP on the client's address (tests/testbed/server.mjs: answers "NAME PORT CLIENT-ADDRESS"). */
+  /** Serves HTTP on the client's address (server.mjs: answers "NAME PORT CLIENT-ADDRESS"). */
   serveOnClient(name: string, port: number): void {
-    const child = spawn("setpriv", ["--pdeathsig", "SIGKILL", "--", "nsenter", `--net=/run/netns/${this.client}`, "--",
-      process.execPath, join(repoRoot, "tests", "testbed", "server.mjs"), `${name}@${lan.client}:${port}`], { stdio: "ignore" });
-    this.servers.push(child);
+    this.processes.start(`server-${name}`, process.execPath, [join(import.meta.dirname, "server.mjs"), `${name}@${lan.client}:${port}`],
+      { via: viaNetns(this.client) });
   }
 
   /**
@@ -243,11 +195,9 @@ export class NodeCluster {
    * node's address; returns what ends it.
    */
   serveOnNode(i: number, name: string, port: number): () => void {
-    const node = this.nodes[i]!;
-    const child = spawn("setpriv", ["--pdeathsig", "SIGKILL", "--", "nsenter", `--net=/proc/${node.pid}/ns/net`, "--",
-      process.execPath, join(repoRoot, "tests", "testbed", "server.mjs"), `${name}@${this.address(i)}:${port}`], { stdio: "ignore" });
-    this.servers.push(child);
-    return () => child.kill("SIGKILL");
+    const server = this.processes.start(`server-${name}`, process.execPath, [join(import.meta.dirname, "server.mjs"), `${name}@${this.address(i)}:${port}`],
+      { via: viaNetns(this.nodes[i]!.options.netns) });
+    return () => server.signal("SIGKILL");
   }
 
   /**
@@ -273,22 +223,19 @@ export class NodeCluster {
   }
 
   /**
-   * Starts new-connection load from the client (tests/nodes/load.mjs) against `urls`; `stop()`
-   * ends it and returns its counts and longest response time.
+   * Starts new-connection load from the client (load.mjs) against `urls`; `stop()` ends it and
+   * returns its counts and longest response time (its last line).
    */
   load(expect: string, workers: number, urls: string[]): { stop: () => Promise<LoadResult> } {
-    const child = spawn("setpriv", ["--pdeathsig", "SIGKILL", "--", "nsenter", `--net=/run/netns/${this.client}`, "--",
-      process.execPath, join(import.meta.dirname, "load.mjs"), expect, String(workers), ...urls], { stdio: ["ignore", "pipe", "inherit"] });
-    this.servers.push(child);
-    let out = "";
-    child.stdout!.on("data", (d) => (out += d));
+    const name = `load-${this.loads++}`;
+    const load = this.processes.start(name, process.execPath, [join(import.meta.dirname, "load.mjs"), expect, String(workers), ...urls],
+      { via: viaNetns(this.client) });
     return {
-      stop: () => new Promise((resolve, reject) => {
-        child.on("exit", () => {
-          try { resolve(JSON.parse(out) as LoadResult); } catch { reject(new Error(`load: ${out}`)); }
-        });
-        child.kill("SIGTERM");
-      }),
+      stop: async () => {
+        await load.stop();
+        const out = load.log().trim().split("\n").at(-1) ?? "";
+        try { return JSON.parse(out) as LoadResult; } catch { throw new Error(`load: ${load.log()}`); }
+      },
     };
   }
 
@@ -303,18 +250,12 @@ export class NodeCluster {
    * `kubernetes`, not the node's address).
    */
   helmOnLan(helmPath: string, args: string[]): Run {
-    const kubeconfig = join(this.dir, "lan.kubeconfig");
+    const lanKubeconfig = join(this.dir, "lan.kubeconfig");
     const d = (f: string) => join(this.control.dir, f);
-    writeFileSync(kubeconfig, `apiVersion: v1
-kind: Config
-clusters: [{name: edge, cluster: {server: "https://${this.address(0)}:6443", tls-server-name: kubernetes, certificate-authority: "${d("ca.crt")}"}}]
-users: [{name: admin, user: {client-certificate: "${d("admin.crt")}", client-key: "${d("admin.key")}"}}]
-contexts: [{name: edge, context: {cluster: edge, user: admin}}]
-current-context: edge
-`);
+    writeFileSync(lanKubeconfig, kubeconfig({ server: `https://${this.address(0)}:6443`, tlsServerName: "kubernetes", ca: d("ca.crt"), cert: d("admin.crt"), key: d("admin.key") }));
     const home = (f: string) => join(this.dir, "lan-helm", f);
     return this.registry.client(helmPath, args, {
-      env: { KUBECONFIG: kubeconfig, HELM_CACHE_HOME: home("cache"), HELM_CONFIG_HOME: home("config"), HELM_DATA_HOME: home("data") },
+      env: { KUBECONFIG: lanKubeconfig, HELM_CACHE_HOME: home("cache"), HELM_CONFIG_HOME: home("config"), HELM_DATA_HOME: home("data") },
     });
   }
 
@@ -331,15 +272,9 @@ current-context: edge
   /** Ends every node, the control plane and the forwarder; removes the namespaces and folders. */
   async stop(keepLogs = false): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.stop().catch((e) => console.error(e))));
-    this.forwarder?.kill("SIGKILL");
-    for (const s of this.servers.splice(0)) s.kill("SIGKILL");
+    await this.processes.stopAll(0);
     await this.registry.stop();
-    for (const ns of this.namespaces) {
-      for (const pid of run("ip", ["netns", "pids", ns]).stdout.split(/\s+/).filter(Boolean)) {
-        try { process.kill(Number(pid), "SIGKILL"); } catch { /* gone */ }
-      }
-      if (existsSync(`/run/netns/${ns}`)) run("ip", ["netns", "del", ns]);
-    }
+    deleteNetns(...this.namespaces);
     await this.control.stop(keepLogs);
     if (!keepLogs) rmSync(this.dir, { recursive: true, force: true });
     else console.log(`nodes: logs kept in ${this.dir}/*/logs`);

@@ -1,36 +1,20 @@
 /**
- * A real Kubernetes control plane as local processes, for lifecycle tests: etcd, kube-apiserver
- * (Pod Security admission on, as in every cluster since 1.25), kube-controller-manager and
- * kube-scheduler from tools/install.sh's pinned builds, with kwok simulating three nodes (or a
- * fleet of `kwokNodes`) and the lifecycle of the pods scheduled onto them (or, with
- * `{ kwok: false }`, no nodes: real ones register themselves, tests/nodes). Everything listens on 127.0.0.1 only, runs from a temporary
- * directory, and is stopped by `stop()` (logs are kept there when a test failed).
+ * A real Kubernetes control plane as local processes: etcd, kube-apiserver (Pod Security
+ * admission on, as in every cluster since 1.25), kube-controller-manager and kube-scheduler from
+ * tools/install.sh's pinned builds, with kwok simulating three nodes (or a fleet of `kwokNodes`)
+ * and the lifecycle of the pods scheduled onto them (or, with `{ kwok: false }`, no nodes: real
+ * ones register themselves, nodes.ts). Everything listens on 127.0.0.1 only, runs from a
+ * temporary directory, and is stopped by `stop()` (logs are kept there when asked).
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { request } from "node:https";
-import { createServer } from "node:net";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { repoRoot } from "../lib/paths.js";
-import { requirePrograms, run } from "../lib/tools.js";
-
-const bin = (name: string): string => {
-  const path = join(repoRoot, ".tools", "bin", name);
-  if (!existsSync(path)) throw new Error(`${path} is missing: run \`sh tools/install.sh cluster\``);
-  return path;
-};
-
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
+import { ApiClient, type ApiResponse } from "./api.js";
+import { kubeconfig } from "./kubeconfig.js";
+import { Processes, run, runAsync, type Run } from "./sys/process.js";
+import { freePort } from "./sys/ports.js";
+import { requirePrograms, tool, toolData } from "./sys/tools.js";
+import { waitFor } from "./sys/wait.js";
 
 function openssl(dir: string, args: string[]): void {
   const r = run(requirePrograms("openssl").openssl, args, { cwd: dir });
@@ -51,18 +35,15 @@ function certificates(dir: string): void {
   openssl(dir, ["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"]);
 }
 
-export interface ApiResponse {
-  status: number;
-  body: unknown;
-}
-
-export class Cluster {
+export class ControlPlane {
   readonly dir = mkdtempSync(join(tmpdir(), "edge-cluster-"));
   readonly kubeconfig = join(this.dir, "admin.kubeconfig");
   readonly nodes: string[];
-  private readonly processes: { name: string; child: ChildProcess }[] = [];
+  private readonly processes = new Processes(this.dir);
   /** The API server's port on 127.0.0.1, once started. */
   apiPort = 0;
+  /** The admin's API client. */
+  readonly client = new ApiClient({ port: () => this.apiPort, ca: join(this.dir, "ca.crt"), cert: join(this.dir, "admin.crt"), key: join(this.dir, "admin.key") });
 
   /** Milliseconds kwok waits before it makes a pod Ready (what a real node's start and probes take). */
   private readonly podReadyDelayMs: number;
@@ -82,13 +63,7 @@ export class Cluster {
     const [etcdClient, etcdPeer, api, cm, sched, kwokPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
     this.apiPort = api;
     const d = (f: string) => join(this.dir, f);
-    writeFileSync(this.kubeconfig, `apiVersion: v1
-kind: Config
-clusters: [{name: edge-test, cluster: {server: "https://127.0.0.1:${api}", certificate-authority: "${d("ca.crt")}"}}]
-users: [{name: admin, user: {client-certificate: "${d("admin.crt")}", client-key: "${d("admin.key")}"}}]
-contexts: [{name: edge-test, context: {cluster: edge-test, user: admin}}]
-current-context: edge-test
-`);
+    writeFileSync(this.kubeconfig, kubeconfig({ server: `https://127.0.0.1:${api}`, ca: d("ca.crt"), cert: d("admin.crt"), key: d("admin.key") }));
     this.spawn("etcd", [
       "--name=edge-test", `--data-dir=${d("etcd")}`, "--unsafe-no-fsync",
       `--listen-client-urls=http://127.0.0.1:${etcdClient}`, `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
@@ -166,22 +141,19 @@ current-context: edge-test
 
 
   /**
-   * kwok's own default stages (the ones kwokctl gives it), read from the kwok module that
-   * tools/install.sh built: nodes initialize and heartbeat through leases; pods become Ready,
+   * kwok's own default stages (the ones kwokctl gives it), as tools/install.sh copied them from
+   * the kwok release it built: nodes initialize and heartbeat through leases; pods become Ready,
    * complete, and go away when deleted. One change: kwok completes only Job pods, and a `helm test`
    * hook is a bare pod with restartPolicy Never, so such pods complete too. With podReadyDelayMs,
    * pods become Ready that long after they were scheduled, as on a real node.
    */
   private stagesFile(): string {
-    const versions = readFileSync(join(repoRoot, "tools", "versions.env"), "utf8");
-    const kwokVersion = /^KWOK_VERSION=(\S+)/m.exec(versions)?.[1];
-    const modCache = run("go", ["env", "GOMODCACHE"]).stdout.trim();
-    const stages = join(modCache, "sigs.k8s.io", `kwok@${kwokVersion}`, "kustomize", "stage");
+    const stages = toolData("kwok/stage");
     const read = (path: string) => readFileSync(join(stages, path), "utf8");
     const podComplete = read("pod/fast/pod-complete.yaml")
       .replace("- key: '.metadata.ownerReferences.[].kind'\n      operator: 'In'\n      values:\n      - 'Job'",
         "- key: '.spec.restartPolicy'\n      operator: 'In'\n      values:\n      - 'Never'");
-    if (podComplete === read("pod/fast/pod-complete.yaml")) throw new Error("cluster: kwok's pod-complete stage changed shape; update tests/cluster/cluster.ts");
+    if (podComplete === read("pod/fast/pod-complete.yaml")) throw new Error("cluster: kwok's pod-complete stage changed shape; update local/control-plane.ts");
     const podReady = this.podReadyDelayMs
       ? read("pod/fast/pod-ready.yaml").replace(/^spec:\n/m, `spec:\n  delay:\n    durationMilliseconds: ${this.podReadyDelayMs}\n`)
       : read("pod/fast/pod-ready.yaml");
@@ -197,38 +169,12 @@ current-context: edge-test
   }
 
   private spawn(name: string, args: string[]): void {
-    const path = bin(name);
-    mkdirSync(join(this.dir, "logs"), { recursive: true });
-    const log = createWriteStream(join(this.dir, "logs", `${name}.log`));
-    const child = spawn(path, args, { stdio: ["ignore", "pipe", "pipe"], cwd: this.dir });
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
-    this.processes.push({ name, child });
+    this.processes.start(name, tool(name), args);
   }
 
-  /** A request to the API server as the admin user. */
+  /** A request to the API server as the admin user (see `client` for apply, get, patch). */
   api(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<ApiResponse> {
-    const d = (f: string) => join(this.dir, f);
-    return new Promise((resolve) => {
-      const req = request({
-        host: "127.0.0.1", port: this.apiPort, path, method,
-        ca: readFileSync(d("ca.crt")), cert: readFileSync(d("admin.crt")), key: readFileSync(d("admin.key")),
-        headers: body === undefined ? {} : { "content-type": contentType },
-        timeout: 10_000,
-      }, (res) => {
-        let data = "";
-        res.on("data", (c) => (data += c));
-        res.on("end", () => {
-          let parsed: unknown = data;
-          try { parsed = JSON.parse(data); } catch { /* not JSON (e.g. /readyz) */ }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-      });
-      req.on("error", () => resolve({ status: 0, body: null }));
-      req.on("timeout", () => req.destroy());
-      if (body !== undefined) req.write(JSON.stringify(body));
-      req.end();
-    });
+    return this.client.request(method, path, body, contentType);
   }
 
   private helmEnv(): NodeJS.ProcessEnv {
@@ -236,39 +182,23 @@ current-context: edge-test
   }
 
   /** `helm <args>` against this cluster. */
-  helm(helmPath: string, args: string[]): ReturnType<typeof run> {
+  helm(helmPath: string, args: string[]): Run {
     return run(helmPath, args, { env: this.helmEnv() });
   }
 
   /** `helm <args>` without blocking, so a test can watch the cluster meanwhile. */
-  helmAsync(helmPath: string, args: string[]): Promise<ReturnType<typeof run>> {
-    return new Promise((resolve) => {
-      const child = spawn(helmPath, args, { env: this.helmEnv() });
-      let stdout = "", stderr = "";
-      child.stdout.on("data", (d) => (stdout += d));
-      child.stderr.on("data", (d) => (stderr += d));
-      child.on("exit", (code) => resolve({ status: code ?? -1, stdout, stderr }));
-    });
+  helmAsync(helmPath: string, args: string[]): Promise<Run> {
+    return runAsync(helmPath, args, { env: this.helmEnv() });
   }
 
-  async waitFor(cond: () => Promise<boolean>, what: string, seconds = 60): Promise<void> {
-    const deadline = Date.now() + seconds * 1000;
-    while (Date.now() < deadline) {
-      if (await cond()) return;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    throw new Error(`cluster: timed out waiting for ${what} (logs in ${join(this.dir, "logs")})`);
+  waitFor(cond: () => Promise<boolean>, what: string, seconds = 60): Promise<void> {
+    return waitFor(cond, `the control plane: ${what}`, { seconds, logs: join(this.dir, "logs") });
   }
 
   /** Stops every process; keeps the directory (logs) when `keepLogs`. */
   async stop(keepLogs = false): Promise<void> {
-    for (const { child } of [...this.processes].reverse()) child.kill("SIGTERM");
-    await Promise.all(this.processes.map(({ child }) => new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      const timer = setTimeout(() => { child.kill("SIGKILL"); resolve(); }, 10_000);
-      child.on("exit", () => { clearTimeout(timer); resolve(); });
-    })));
+    await this.processes.stopAll();
     if (!keepLogs) rmSync(this.dir, { recursive: true, force: true });
-    else console.log(`cluster: logs kept in ${join(this.dir, "logs")}`);
+    else console.log(`control plane: logs kept in ${join(this.dir, "logs")}`);
   }
 }

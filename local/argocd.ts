@@ -1,8 +1,9 @@
 /**
- * Argo CD for real against a test control plane (tests/cluster/cluster.ts): its application
+ * Argo CD for real against a local control plane (control-plane.ts): its application
  * controller and repo-server, built by `sh tools/install.sh argocd` at ARGOCD_VERSION, and Redis,
  * run as local processes on 127.0.0.1, with Argo CD's own CRDs and configuration objects from that
- * release's manifests (manifests/crds, manifests/core-install.yaml in the Go module cache). The
+ * release's manifests (manifests/crds, manifests/core-install.yaml, which tools/install.sh copies
+ * into .tools/share/argocd when it builds Argo CD). The
  * repo-server renders charts with the pinned Helm 4 (tools/versions.env) as its `helm`.
  *
  * What differs from an installation in the cluster, and why:
@@ -16,29 +17,18 @@
  *   this fixture creates it as the server would.
  * - No ApplicationSet CRD or controller: nothing here uses ApplicationSets.
  */
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { parseAllDocuments } from "yaml";
-import { type ApiResponse, type Cluster, freePort } from "../cluster/cluster.js";
-import { Daemons } from "../lib/daemons.js";
-import { repoRoot } from "../lib/paths.js";
-import { requirePrograms, run } from "../lib/tools.js";
+import type { KubeObject } from "./api.js";
+import type { ControlPlane } from "./control-plane.js";
+import { toolsDir } from "./sys/paths.js";
+import { Processes } from "./sys/process.js";
+import { freePort } from "./sys/ports.js";
+import { requirePrograms, tool, toolData } from "./sys/tools.js";
 
 export const ARGOCD_NAMESPACE = "argocd";
-
-const toolsBin = join(repoRoot, ".tools", "bin");
-
-/** Kubernetes object as read from the API. */
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: {
-    name: string; namespace?: string; uid?: string; resourceVersion?: string; generation?: number;
-    labels?: Record<string, string>; annotations?: Record<string, string>; finalizers?: string[]; deletionTimestamp?: string;
-  };
-  [key: string]: unknown;
-}
 
 /** One managed resource in an Application's status. */
 export interface ResourceStatus {
@@ -71,50 +61,36 @@ export interface Application extends KubeObject {
   };
 }
 
-/** Where Argo CD's release lives in the Go module cache (downloaded by its build). */
-function argoCdModuleDir(): string {
-  const r = run("go", ["list", "-m", "-f", "{{.Dir}}", "github.com/argoproj/argo-cd/v3"], { cwd: join(repoRoot, "tools", "argocd") });
-  if (r.status !== 0 || !r.stdout.trim()) throw new Error(`argocd: Argo CD's module is not in the Go module cache: run \`sh tools/install.sh argocd\`\n${r.stderr}`);
-  return r.stdout.trim();
-}
-
-function tool(name: string): string {
-  const path = join(toolsBin, name);
-  if (!existsSync(path)) throw new Error(`${path} is missing: run \`sh tools/install.sh argocd helm\``);
-  return path;
-}
-
 export class ArgoCD {
   readonly dir = mkdtempSync(join(tmpdir(), "edge-argocd-"));
-  private readonly daemons = new Daemons(this.dir);
+  private readonly daemons = new Processes(this.dir);
   private readonly programs = requirePrograms("redis-server", "git");
   private readonly ports = { redis: 0, repoServer: 0, repoServerMetrics: 0, controllerMetrics: 0 };
-  private readonly resources = new Map<string, { name: string; kind: string; namespaced: boolean }[]>();
   /** Seconds start() took from the CRDs to a running controller. */
   startSeconds = 0;
 
-  constructor(readonly cluster: Cluster) {}
+  constructor(readonly cluster: ControlPlane) {}
 
   async start(): Promise<void> {
     const started = performance.now();
     const argocd = tool("argocd");
     const helm = tool("helm4");
-    const module = argoCdModuleDir();
+    const release = toolData("argocd");
     for (const [k] of Object.entries(this.ports)) this.ports[k as keyof typeof this.ports] = await freePort();
 
     // Argo CD's CRDs, then its namespace and configuration objects as core-install.yaml has them.
     for (const crd of ["application-crd.yaml", "appproject-crd.yaml"]) {
-      for (const o of this.parse(readFileSync(join(module, "manifests", "crds", crd), "utf8"))) await this.apply(o);
+      for (const o of this.parse(readFileSync(join(release, "manifests", "crds", crd), "utf8"))) await this.cluster.client.apply(o);
     }
     await this.cluster.waitFor(async () => (await this.cluster.api("GET", `/apis/argoproj.io/v1alpha1/namespaces/${ARGOCD_NAMESPACE}/applications`)).status === 200, "Argo CD's CRDs served");
-    this.resources.clear();
-    await this.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: ARGOCD_NAMESPACE } });
-    const config = this.parse(readFileSync(join(module, "manifests", "core-install.yaml"), "utf8"))
+    this.cluster.client.forgetDiscovery();
+    await this.cluster.client.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: ARGOCD_NAMESPACE } });
+    const config = this.parse(readFileSync(join(release, "manifests", "core-install.yaml"), "utf8"))
       .filter((o) => o.kind === "ConfigMap" || o.kind === "Secret");
-    if (!config.some((o) => o.metadata.name === "argocd-cm")) throw new Error("argocd: core-install.yaml has no argocd-cm; update tests/argocd/argocd.ts");
-    for (const o of config) await this.apply({ ...o, metadata: { ...o.metadata, namespace: ARGOCD_NAMESPACE } });
+    if (!config.some((o) => o.metadata.name === "argocd-cm")) throw new Error("argocd: core-install.yaml has no argocd-cm; update local/argocd.ts");
+    for (const o of config) await this.cluster.client.apply({ ...o, metadata: { ...o.metadata, namespace: ARGOCD_NAMESPACE } });
     // The project argocd-server creates on its first start (server.go, its default AppProject).
-    await this.apply({
+    await this.cluster.client.apply({
       apiVersion: "argoproj.io/v1alpha1", kind: "AppProject", metadata: { name: "default", namespace: ARGOCD_NAMESPACE },
       spec: { sourceRepos: ["*"], destinations: [{ server: "*", namespace: "*" }], clusterResourceWhitelist: [{ group: "*", kind: "*" }] },
     });
@@ -129,12 +105,7 @@ export class ArgoCD {
     const path = join(this.dir, "bin");
     mkdirSync(path);
     symlinkSync(helm, join(path, "helm"));
-    for (const script of ["git-verify-wrapper.sh", "gpg-wrapper.sh"]) {
-      // The module cache keeps files read-only and not executable.
-      copyFileSync(join(module, "hack", script), join(path, script));
-      chmodSync(join(path, script), 0o755);
-    }
-    const env = this.env({ PATH: [path, toolsBin, dirname(this.programs.git), process.env.PATH].join(":") });
+    const env = this.env({ PATH: [path, join(release, "hack"), join(toolsDir, "bin"), dirname(this.programs.git), process.env.PATH].join(":") });
     this.daemons.start("repo-server", argocd, [
       "--address", "127.0.0.1", "--port", String(this.ports.repoServer),
       "--metrics-address", "127.0.0.1", "--metrics-port", String(this.ports.repoServerMetrics),
@@ -203,59 +174,8 @@ export class ArgoCD {
     return parseAllDocuments(text).map((d) => d.toJS() as KubeObject | null).filter((o): o is KubeObject => !!o?.kind);
   }
 
-  /** The API path of `kind` in `apiVersion` (collection, with the namespace when namespaced). */
-  async path(apiVersion: string, kind: string, namespace?: string): Promise<string> {
-    const base = apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
-    if (!this.resources.has(base)) {
-      const r = await this.cluster.api("GET", base);
-      this.resources.set(base, (r.body as { resources?: { name: string; kind: string; namespaced: boolean }[] }).resources ?? []);
-    }
-    const resource = this.resources.get(base)!.find((r) => r.kind === kind && !r.name.includes("/"));
-    if (!resource) throw new Error(`argocd: ${kind} is not served in ${apiVersion}`);
-    return `${base}${resource.namespaced ? `/namespaces/${namespace ?? "default"}` : ""}/${resource.name}`;
-  }
-
-  /**
-   * What Argo CD passes `helm template` as --api-versions: every group/version the API server
-   * serves, and group/version/Kind of each of its resources.
-   */
-  async apiVersions(): Promise<string[]> {
-    const core = ["v1"];
-    const groups = ((await this.cluster.api("GET", "/apis")).body as { groups: { versions: { groupVersion: string }[] }[] }).groups
-      .flatMap((g) => g.versions.map((v) => v.groupVersion));
-    const out: string[] = [];
-    for (const gv of [...core, ...groups]) {
-      out.push(gv);
-      const r = await this.cluster.api("GET", gv === "v1" ? "/api/v1" : `/apis/${gv}`);
-      for (const res of (r.body as { resources?: { name: string; kind: string }[] }).resources ?? []) {
-        if (!res.name.includes("/")) out.push(`${gv}/${res.kind}`);
-      }
-    }
-    return [...new Set(out)].sort();
-  }
-
-  /** Server-side apply of `o` (as `kubectl apply --server-side`, which Argo CD's install docs use). */
-  async apply(o: KubeObject): Promise<KubeObject> {
-    const r = await this.cluster.api("PATCH", `${await this.path(o.apiVersion, o.kind, o.metadata.namespace)}/${o.metadata.name}?fieldManager=edge-test&force=true`, o, "application/apply-patch+yaml");
-    if (r.status !== 200 && r.status !== 201) throw new Error(`argocd: applying ${o.kind} ${o.metadata.name}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
-    return r.body as KubeObject;
-  }
-
-  /** GET of one object; undefined when it does not exist. */
-  async get<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, name: string, namespace?: string): Promise<T | undefined> {
-    const r = await this.cluster.api("GET", `${await this.path(apiVersion, kind, namespace)}/${name}`);
-    if (r.status === 404) return undefined;
-    if (r.status !== 200) throw new Error(`argocd: reading ${kind} ${name}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
-    return r.body as T;
-  }
-
-  /** A JSON merge patch of one object (a person's or a controller's change). */
-  async patch(apiVersion: string, kind: string, name: string, namespace: string | undefined, patch: unknown, subresource = ""): Promise<ApiResponse> {
-    return this.cluster.api("PATCH", `${await this.path(apiVersion, kind, namespace)}/${name}${subresource}`, patch, "application/merge-patch+json");
-  }
-
   async application(name: string): Promise<Application | undefined> {
-    return this.get<Application>("argoproj.io/v1alpha1", "Application", name, ARGOCD_NAMESPACE);
+    return this.cluster.client.get<Application>("argoproj.io/v1alpha1", "Application", name, ARGOCD_NAMESPACE);
   }
 
   /**
@@ -263,7 +183,7 @@ export class ArgoCD {
    * waits until the controller has compared again.
    */
   async refresh(name: string, type: "normal" | "hard"): Promise<Application> {
-    const r = await this.patch("argoproj.io/v1alpha1", "Application", name, ARGOCD_NAMESPACE, { metadata: { annotations: { "argocd.argoproj.io/refresh": type } } });
+    const r = await this.cluster.client.patch("argoproj.io/v1alpha1", "Application", name, ARGOCD_NAMESPACE, { metadata: { annotations: { "argocd.argoproj.io/refresh": type } } });
     if (r.status !== 200) throw new Error(`argocd: refreshing ${name}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
     let app: Application | undefined;
     await this.cluster.waitFor(async () => {

@@ -1,29 +1,39 @@
-/** The pinned tools the tests run (built by tools/install.sh into .tools/bin). */
-import { execFileSync, spawnSync } from "node:child_process";
+/**
+ * The one tool lookup: the pinned tools tools/install.sh links into .tools (programs in
+ * .tools/bin, the data they need at run time in .tools/share), and the machine's programs, each
+ * listed in tools/programs.tsv with its Debian package.
+ */
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { repoRoot } from "./paths.js";
+import { repoRoot, toolsDir } from "./paths.js";
 
-const bin = join(repoRoot, ".tools", "bin");
-
-function tool(name: string): string {
-  const path = join(bin, name);
-  if (!existsSync(path)) throw new Error(`${path} is missing: run \`npm run tools\` (tools/install.sh)`);
+/** The path of pinned tool `name` (.tools/bin); throws naming the command that installs it. */
+export function tool(name: string): string {
+  const path = join(toolsDir, "bin", name);
+  if (!existsSync(path)) throw new Error(`${path} is missing: run \`npm run tools\` (sh tools/install.sh test), or \`sh tools/install.sh demo\` for the demo's`);
   return path;
 }
 
+/** The path of `path` in the data a pinned tool brings (.tools/share), e.g. kwok/stage. */
+export function toolData(path: string): string {
+  const full = join(toolsDir, "share", path);
+  if (!existsSync(full)) throw new Error(`${full} is missing: run \`npm run tools\` (sh tools/install.sh test)`);
+  return full;
+}
+
+export interface Helm {
+  name: "helm3" | "helm4";
+  path: string;
+}
+
+const helmOf = (name: Helm["name"]): Helm => ({ name, get path() { return tool(name); } });
+
 /** The two Helm majors, whose values-schema validators differ (gojsonschema vs jsonschema/v6). */
-export const helms = [
-  { name: "helm3", path: tool("helm3") },
-  { name: "helm4", path: tool("helm4") },
-] as const;
+export const helms = [helmOf("helm3"), helmOf("helm4")] as const;
 
-export type Helm = (typeof helms)[number];
-
-export const helmUnittest = (): string => tool("helm-unittest");
-
-/** The Pod Security Admission check (tools/psa): manifests on stdin, one JSON line per pod. */
-export const psaCheck = (): string => tool("psa-check");
+/** The Helm the local cluster installs with. */
+export const helm = (): string => tool("helm3");
 
 /** program → Debian package, from tools/programs.tsv (what `sh tools/install.sh system` installs). */
 const packages = new Map(readFileSync(join(repoRoot, "tools", "programs.tsv"), "utf8").split("\n")
@@ -55,21 +65,8 @@ export function requirePrograms<const T extends readonly string[]>(...programs: 
   return found as Record<T[number], string>;
 }
 
-export interface Run {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command to completion without a shell; never throws on a non-zero exit. */
-export function run(cmd: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Run {
-  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 64 << 20, ...options });
-  if (r.error) throw r.error;
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
 /** The `Version:"vX.Y.Z"` a helm binary reports. */
-export function helmVersion(helm: Helm): string {
-  const out = execFileSync(helm.path, ["version"], { encoding: "utf8" });
+export function helmVersion(h: Helm): string {
+  const out = execFileSync(h.path, ["version"], { encoding: "utf8" });
   return /Version:"(v[^"]+)"/.exec(out)?.[1] ?? out.trim();
 }

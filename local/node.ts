@@ -3,7 +3,7 @@
  * and kube-proxy from tools/install.sh's pinned builds (group `node`), as kind runs them inside its
  * node containers. There is no container engine here, so the node is made of namespaces:
  *
- * - a network namespace of its own (made by the caller, tests/nodes/cluster.ts), entered with
+ * - a network namespace of its own (made by the caller, nodes.ts), entered with
  *   nsenter (not `ip netns exec`, which would remount /sys and lose the cgroup mounts runc needs);
  * - PID, mount, UTS and IPC namespaces whose PID 1 (`sleep`) holds them: every node process is
  *   started inside them, and when PID 1 dies the kernel kills every process of the node —
@@ -24,21 +24,15 @@
  * unless containerd's CRI sets restrict_oom_score_adj; cgroup v1 (hybrid), which kubelet 1.34
  * accepts with a warning; no IPVS in this kernel (kube-proxy runs in iptables or nftables mode).
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type Listings, parseListings, planScript, PROC_NET_FILES, RECORDED_PROGRAMS, recorderProgram } from "../lib/listings.js";
-import { repoRoot } from "../lib/paths.js";
-import { requirePrograms, type Run, run } from "../lib/tools.js";
+import { kubeconfig } from "./kubeconfig.js";
+import { toolsDir } from "./sys/paths.js";
+import { type Process, Processes, type Run, run } from "./sys/process.js";
+import { requirePrograms, tool } from "./sys/tools.js";
+import { waitFor } from "./sys/wait.js";
 
-const tools = join(repoRoot, ".tools");
-/** A program of tools/install.sh's `node` group. */
-export function nodeTool(name: string): string {
-  const path = join(tools, "bin", name);
-  if (!existsSync(path)) throw new Error(`${path} is missing: run \`sh tools/install.sh node\``);
-  return path;
-}
-export const cniBin = join(tools, "cni");
+const cniBin = join(toolsDir, "cni");
 
 export type ProxyMode = "iptables" | "nftables";
 
@@ -59,7 +53,7 @@ export interface NodeOptions {
   ca: string;
   cert: string;
   key: string;
-  /** The unix socket that reaches the API server (tests/nodes/forward.mjs). */
+  /** The unix socket that reaches the API server (forward.mjs). */
   apiSocket: string;
   mode: ProxyMode;
   /** The backend of CNI portmap (hostPorts): its iptables chains (default) or its nftables table. */
@@ -87,16 +81,17 @@ function ownCgroup(): string {
 export class Node {
   readonly containerdSocket: string;
   readonly cgroupRoot: string;
-  private holder?: ChildProcess;
+  private readonly processes: Processes;
+  private holder?: Process;
   /** PID (in the machine's PID namespace) of the node's PID 1. */
   pid = 0;
-  private readonly components = new Map<string, ChildProcess>();
   /** The cgroup folders this node made (its root and the parents that were missing). */
   private createdCgroups: string[] = [];
 
   constructor(readonly options: NodeOptions) {
     requirePrograms("nsenter", "unshare", "setpriv", "mount", "ip", "nft", "iptables-nft", "conntrack");
     this.containerdSocket = join(options.dir, "containerd.sock");
+    this.processes = new Processes(options.dir);
     this.cgroupRoot = cgroupRootOf(options.netns);
   }
 
@@ -116,7 +111,7 @@ export class Node {
     await this.startHolder();
     this.component("api-forward", process.execPath, [join(import.meta.dirname, "forward.mjs"), "0.0.0.0:6443", o.apiSocket]);
     this.startContainerd();
-    await this.waitFor(() => this.ctr(["version"]).status === 0, "containerd", 60);
+    await this.waitFor(() => this.ctr(["version"]).status === 0, "containerd");
     this.createdCgroups = createCgroups(this.cgroupRoot);
     this.startKubelet();
     this.startKubeProxy();
@@ -124,13 +119,7 @@ export class Node {
 
   private writeConfigs(sandboxImage: string): void {
     const o = this.options;
-    writeFileSync(this.path("kubeconfig"), `apiVersion: v1
-kind: Config
-clusters: [{name: edge, cluster: {server: "https://127.0.0.1:6443", certificate-authority: "${o.ca}"}}]
-users: [{name: admin, user: {client-certificate: "${o.cert}", client-key: "${o.key}"}}]
-contexts: [{name: edge, context: {cluster: edge, user: admin}}]
-current-context: edge
-`);
+    writeFileSync(this.path("kubeconfig"), kubeconfig({ server: "https://127.0.0.1:6443", ca: o.ca, cert: o.cert, key: o.key }));
     // containerd 2.x, CRI on: runc from .tools (cgroupfs, as kubelet is configured), the CNI
     // plugins from .tools/cni, and restrict_oom_score_adj (no CAP_SYS_RESOURCE here).
     writeFileSync(this.path("containerd.toml"), `version = 3
@@ -152,7 +141,7 @@ state = "/run/containerd"
     [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
-        BinaryName = "${nodeTool("runc")}"
+        BinaryName = "${tool("runc")}"
         SystemdCgroup = false
   [plugins.'io.containerd.cri.v1.runtime'.cni]
     bin_dirs = ["${cniBin}"]
@@ -221,64 +210,45 @@ ${sysctls}
 echo 1 > /proc/sys/net/ipv4/ip_forward
 touch "$0/started"
 exec sleep infinity`;
-    // --pdeathsig: unshare dies with this process however it ends; --kill-child: PID 1 dies with
-    // unshare, and with it every process of the node.
-    this.holder = spawn("setpriv", ["--pdeathsig", "SIGKILL", "--", "nsenter", `--net=/run/netns/${o.netns}`, "--",
-      "unshare", "--pid", "--fork", "--kill-child", "--mount", "--uts", "--ipc", "--propagation", "private", "--mount-proc", "--",
-      "sh", "-c", setup, o.dir, o.name], { stdio: ["ignore", "pipe", "pipe"] });
-    this.log("holder", this.holder);
-    await this.waitFor(() => existsSync(this.path("started")) || this.holder!.exitCode !== null, "the node's namespaces", 20);
-    if (this.holder.exitCode !== null) throw new Error(`node ${o.name}: namespaces failed: ${readFileSync(this.path("logs", "holder.log"), "utf8")}`);
-    this.pid = childOf(this.holder.pid!);
-  }
-
-  private log(name: string, child: ChildProcess): void {
-    const log = createWriteStream(this.path("logs", `${name}.log`), { flags: "a" });
-    child.stdout?.pipe(log);
-    child.stderr?.pipe(log);
+    // The runner's parent-death signal: unshare dies with this process however it ends;
+    // --kill-child: PID 1 dies with unshare, and with it every process of the node.
+    this.holder = this.processes.start("holder", "unshare", ["--pid", "--fork", "--kill-child", "--mount", "--uts", "--ipc",
+      "--propagation", "private", "--mount-proc", "--", "sh", "-c", setup, o.dir, o.name], { via: ["nsenter", `--net=/run/netns/${o.netns}`, "--"] });
+    await this.waitFor(() => existsSync(this.path("started")) || !this.holder!.running(), "the node's namespaces", 20);
+    if (!this.holder.running()) throw new Error(`node ${o.name}: namespaces failed: ${this.holder.log()}`);
+    this.pid = childOf(this.holder.child.pid!);
   }
 
   /** Runs `cmd args` as a node process (in all of the node's namespaces); its output goes to logs/NAME.log. */
   component(name: string, cmd: string, args: string[]): void {
-    const child = spawn("setpriv", ["--pdeathsig", "SIGKILL", "--", "nsenter", "--target", String(this.pid),
-      "--net", "--pid", "--mount", "--uts", "--ipc", "--", cmd, ...args],
-    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PATH: `${join(tools, "bin")}:${process.env.PATH}` } });
-    this.log(name, child);
-    this.components.set(name, child);
+    this.processes.start(name, cmd, args, {
+      via: ["nsenter", "--target", String(this.pid), "--net", "--pid", "--mount", "--uts", "--ipc", "--"],
+      env: { ...process.env, PATH: `${join(toolsDir, "bin")}:${process.env.PATH}` },
+    });
   }
 
   startContainerd(): void {
-    this.component("containerd", nodeTool("containerd"), ["--config", this.path("containerd.toml")]);
+    this.component("containerd", tool("containerd"), ["--config", this.path("containerd.toml")]);
   }
 
   startKubelet(): void {
     const o = this.options;
-    this.component("kubelet", nodeTool("kubelet"), [`--config=${this.path("kubelet.yaml")}`, `--kubeconfig=${this.path("kubeconfig")}`,
+    this.component("kubelet", tool("kubelet"), [`--config=${this.path("kubelet.yaml")}`, `--kubeconfig=${this.path("kubeconfig")}`,
       `--hostname-override=${o.name}`, `--node-ip=${o.address}`, "--root-dir=/var/lib/kubelet", "--v=1"]);
   }
 
   startKubeProxy(): void {
-    this.component("kube-proxy", nodeTool("kube-proxy"), [`--config=${this.path("kube-proxy.yaml")}`, "--v=1"]);
+    this.component("kube-proxy", tool("kube-proxy"), [`--config=${this.path("kube-proxy.yaml")}`, "--v=1"]);
   }
 
   /** Stops one node process (SIGTERM, then SIGKILL after 10 s) and waits for it to end. */
-  async stopComponent(name: string): Promise<void> {
-    const child = this.components.get(name);
-    if (!child) return;
-    this.components.delete(name);
-    // nsenter forked the program into the node's PID namespace: signal the program itself.
-    const pid = childOf(child.pid!, false);
-    try { process.kill(pid || child.pid!, "SIGTERM"); } catch { /* gone */ }
-    await new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      const timer = setTimeout(() => { try { process.kill(pid || child.pid!, "SIGKILL"); } catch { /* gone */ } resolve(); }, 10_000);
-      child.on("exit", () => { clearTimeout(timer); resolve(); });
-    });
+  stopComponent(name: string): Promise<void> {
+    return this.processes.stop(name);
   }
 
   /** ctr against this node's containerd, from inside the node (`tasks exec` makes its FIFOs in the node's /run). */
   ctr(args: string[]): Run {
-    return this.exec(nodeTool("ctr"), ["--address", this.containerdSocket, ...args]);
+    return this.exec(tool("ctr"), ["--address", this.containerdSocket, ...args]);
   }
 
   /** Runs `cmd args` inside the node's namespaces and waits for it. */
@@ -317,69 +287,30 @@ exec sleep infinity`;
     return this.exec("nft", ["list", "table", "inet", "edge_node_init"]).status === 0;
   }
 
-  /**
-   * What node-init's `plan` reads on this node and decides from it (tests/lib/listings.ts): the
-   * script sourced with node-init's environment `env`, every nft and ip call passed through a
-   * recording program to the node's own, and the /proc/net files it reads.
-   */
-  recordListings(env: Record<string, string>, about: string): Listings {
-    const dir = mkdtempSync(join(this.options.dir, "listings-"));
-    const record = join(dir, "calls");
-    for (const program of RECORDED_PROGRAMS) {
-      const real = this.exec("sh", ["-c", `command -v ${program}`]).stdout.trim();
-      if (!real) throw new Error(`node ${this.name}: no ${program}`);
-      writeFileSync(join(dir, program), recorderProgram(program, real, record), { mode: 0o755 });
-    }
-    const exports = Object.entries({ ...env, NODE_INIT_LIBRARY: "1", NODE_INIT_STATE_DIR: join(dir, "state") })
-      .map(([k, v]) => `export ${k}='${v.replaceAll("'", `'\\''`)}'`).join("\n");
-    const r = this.exec("sh", ["-c", `${exports}\nexport PATH=${dir}:$PATH\n${planScript(join(repoRoot, "files", "node-init.sh"))}`]);
-    if (r.status !== 0) throw new Error(`node ${this.name}: node-init's plan failed: ${r.stderr}`);
-    const decided = parseListings(r.stdout).decided;
-    const calls = parseListings(readFileSync(record, "utf8")).calls;
-    rmSync(dir, { recursive: true, force: true });
-    const files: Record<string, string> = {};
-    for (const f of PROC_NET_FILES) {
-      const cat = this.exec("cat", [`/proc/net/${f}`]);
-      if (cat.status === 0) files[f] = cat.stdout.replace(/\n$/, "");
-    }
-    return { about, env, decided, calls, files };
-  }
-
   /** Ends every process of the node (PID 1 first: the kernel kills the rest) and its cgroups. */
   async stop(): Promise<void> {
     for (const name of ["kube-proxy", "kubelet"]) await this.stopComponent(name);
     if (this.pid) { try { process.kill(this.pid, "SIGKILL"); } catch { /* gone */ } }
-    this.holder?.kill("SIGKILL");
-    for (const child of this.components.values()) child.kill("SIGKILL");
+    await this.processes.stopAll(0);
     // Processes of a dying PID namespace take a moment to be reaped.
-    const deadline = Date.now() + 10_000;
-    while (this.pid && existsSync(`/proc/${this.pid}`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    this.components.clear();
+    await this.waitFor(() => !this.pid || !existsSync(`/proc/${this.pid}`), "its PID 1 to be reaped", 10).catch(() => undefined);
     removeCgroups(this.cgroupRoot, this.createdCgroups);
   }
 
-  async waitFor(cond: () => boolean, what: string, seconds = 60): Promise<void> {
-    const deadline = Date.now() + seconds * 1000;
-    while (Date.now() < deadline) {
-      if (cond()) return;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    throw new Error(`node ${this.options.name}: timed out waiting for ${what} (logs in ${this.path("logs")})`);
+  waitFor(cond: () => boolean, what: string, seconds = 60): Promise<void> {
+    return waitFor(cond, `node ${this.options.name}: ${what}`, { seconds, everyMs: 200, logs: this.path("logs") });
   }
 }
 
-/** The (first) child process of `pid`; throws when it has none unless `must` is false. */
-function childOf(pid: number, must = true): number {
+/** The (first) child process of `pid`; throws when it has none within 5 s. */
+function childOf(pid: number): number {
   const deadline = Date.now() + 5000;
   for (;;) {
     try {
       const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
       if (children) return Number(children.split(/\s+/)[0]);
     } catch { /* not yet, or gone */ }
-    if (!must || Date.now() > deadline) {
-      if (must) throw new Error(`process ${pid} has no child`);
-      return 0;
-    }
+    if (Date.now() > deadline) throw new Error(`process ${pid} has no child`);
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
   }
 }

@@ -12,12 +12,11 @@
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Daemons } from "../lib/daemons.js";
-import { repoRoot } from "../lib/paths.js";
-import { requirePrograms, type Run, run } from "../lib/tools.js";
+import { Processes, type Run, run } from "./sys/process.js";
+import { viaNetns } from "./sys/netns.js";
+import { requirePrograms, tool } from "./sys/tools.js";
+import { waitFor } from "./sys/wait.js";
 
-/** A program of tools/install.sh's `registry` group. */
-export const registryTool = (name: "registry" | "cosign" | "oras"): string => join(repoRoot, ".tools", "bin", name);
 
 export interface RegistryOptions {
   /** The address it listens on and its certificate names (default 127.0.0.1). */
@@ -33,7 +32,7 @@ export class Registry {
   readonly port: number;
   /** The CA certificate its clients trust. */
   readonly ca = join(this.dir, "ca.crt");
-  private readonly daemons = new Daemons(this.dir);
+  private readonly daemons = new Processes(this.dir);
 
   constructor(private readonly options: RegistryOptions = {}) {
     requirePrograms("openssl", "setpriv", "nsenter");
@@ -56,15 +55,16 @@ http:
   secret: edge-test
   tls: {certificate: ${join(this.dir, "registry.crt")}, key: ${join(this.dir, "registry.key")}}
 `);
-    const serve = [registryTool("registry"), "serve", join(this.dir, "config.yml")];
-    const argv = this.options.netns ? ["nsenter", `--net=/run/netns/${this.options.netns}`, "--", ...serve] : serve;
-    this.daemons.start("registry", "setpriv", ["--pdeathsig", "SIGKILL", "--", ...argv]);
-    const deadline = Date.now() + 30_000;
-    while (this.client("curl", ["-sf", "--cacert", this.ca, `https://${this.host}/v2/`]).status !== 0) {
+    this.daemons.start("registry", tool("registry"), ["serve", join(this.dir, "config.yml")], { via: this.via() });
+    await waitFor(() => {
       if (!this.daemons.running("registry")) throw new Error(`registry exited:\n${this.log()}`);
-      if (Date.now() > deadline) throw new Error(`registry not answering on ${this.host} within 30 s:\n${this.log()}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+      return this.client("curl", ["-sf", "--cacert", this.ca, `https://${this.host}/v2/`]).status === 0;
+    }, `the registry on ${this.host}`, { seconds: 30, everyMs: 200, logs: join(this.dir, "logs") });
+  }
+
+  /** The command that runs a program where the registry listens (nothing for the machine's namespace). */
+  private via(): string[] {
+    return this.options.netns ? viaNetns(this.options.netns) : [];
   }
 
   /** A CA of its own and a server certificate for `address` signed by it. */
@@ -85,14 +85,14 @@ http:
    */
   client(cmd: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Run {
     const env = { ...process.env, SSL_CERT_FILE: this.ca, ...options.env };
-    const argv = this.options.netns ? ["nsenter", `--net=/run/netns/${this.options.netns}`, "--", cmd, ...args] : [cmd, ...args];
+    const argv = [...this.via(), cmd, ...args];
     // stdin closed: cosign would otherwise wait on it for a password.
     return run(argv[0]!, argv.slice(1), { env, input: options.input ?? "", cwd: options.cwd });
   }
 
   /** `oras cp --from-oci-layout ARCHIVE:TAG HOST/REPOSITORY:TAG` (with its referrers); the pushed digest. */
   pushArchive(archive: string, tag: string, repository: string): string {
-    const r = this.client(registryTool("oras"), ["cp", "-r", "--from-oci-layout", `${archive}:${tag}`, `${this.host}/${repository}:${tag}`]);
+    const r = this.client(tool("oras"), ["cp", "-r", "--from-oci-layout", `${archive}:${tag}`, `${this.host}/${repository}:${tag}`]);
     if (r.status !== 0) throw new Error(`oras cp ${archive}:${tag}: ${r.stdout}${r.stderr}`);
     const digest = /Digest: (sha256:[0-9a-f]{64})/.exec(r.stdout)?.[1];
     if (!digest) throw new Error(`oras cp printed no digest: ${r.stdout}`);

@@ -12,16 +12,16 @@
  *      ├─ vkong ── kong pod (10.244.0.2, fd00:10:244::2)   "Kong" on :8000/:8443
  *      └─ vapp  ── app pod  (10.244.0.3, fd00:10:244::3)   a workload serving :80/:443
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { requirePrograms, type Run, run } from "../lib/tools.js";
+import { addNetns, deleteNetns, inNs, netnsName, type Process, Processes, reapStale, repoRoot, requirePrograms, shIn, viaNetns, waitFor } from "../../local/index.js";
 
 // Every testbed runs these; a missing one fails here, naming its Debian package.
 requirePrograms("ip", "nft", "curl", "iptables-nft", "iptables-nft-restore", "iptables-legacy", "iptables-legacy-save");
 
-export type ProxyMode = "iptables-nft" | "iptables-legacy" | "nftables" | "ipvs";
+/** The kube-proxy mode whose rules a testbed's node holds (kube-proxy's own modes, iptables split by backend). */
+export type TestbedMode = "iptables-nft" | "iptables-legacy" | "nftables" | "ipvs";
 
 export const addr = {
   client4: "192.0.2.10", client6: "2001:db8:1::10",
@@ -34,23 +34,8 @@ export const addr = {
   service4: "10.96.0.10", service6: "fd00:10:96::10",
 };
 
-const here = new URL(".", import.meta.url).pathname;
-
-/** Runs `cmd args` inside namespace `ns`; throws with its output when it fails. */
-export function inNs(ns: string, cmd: string, args: readonly string[] = [], options: { env?: NodeJS.ProcessEnv; allowFail?: boolean } = {}): Run {
-  const r = run("ip", ["netns", "exec", ns, cmd, ...args], { env: options.env ?? process.env });
-  if (r.status !== 0 && !options.allowFail) {
-    throw new Error(`[${ns}] ${cmd} ${args.join(" ")} exited ${r.status}:\n${r.stdout}${r.stderr}`);
-  }
-  return r;
-}
-
-/** Pipes `script` into `sh -e` inside `ns`. */
-export function shIn(ns: string, script: string, options: { allowFail?: boolean } = {}): Run {
-  const r = run("ip", ["netns", "exec", ns, "sh", "-e"], { input: script });
-  if (r.status !== 0 && !options.allowFail) throw new Error(`[${ns}] script exited ${r.status}:\n${script}\n${r.stdout}${r.stderr}`);
-  return r;
-}
+/** The HTTP server of the local cluster (local/server.mjs: answers "NAME PORT CLIENT-ADDRESS"). */
+const server = join(repoRoot, "local", "server.mjs");
 
 export class Testbed {
   readonly client: string;
@@ -59,15 +44,16 @@ export class Testbed {
   readonly app: string;
   private readonly prefix: string;
   private workDir?: string;
-  private readonly servers: ChildProcess[] = [];
+  private processes?: Processes;
+  private servers = 0;
 
-  constructor(readonly mode: ProxyMode, tag = `${process.pid % 100000}`) {
-    const prefix = `edge-${mode.replace("iptables-", "ipt")}-${tag}`;
-    this.client = `${prefix}-client`;
-    this.node = `${prefix}-node`;
-    this.kong = `${prefix}-kong`;
-    this.app = `${prefix}-app`;
-    this.prefix = prefix;
+  constructor(readonly mode: TestbedMode, tag?: string) {
+    const kind = mode.replace("iptables-", "ipt");
+    this.client = netnsName(kind, "client", tag);
+    this.node = netnsName(kind, "node", tag);
+    this.kong = netnsName(kind, "kong", tag);
+    this.app = netnsName(kind, "app", tag);
+    this.prefix = this.node.replace(/-node$/, "");
   }
 
   /** The testbed's scratch folder, made on first use (a suite that is filtered out makes none). */
@@ -80,20 +66,9 @@ export class Testbed {
     return [this.client, this.node, this.kong, this.app];
   }
 
-  /** Deletes testbed namespaces left behind by test runs that were killed (their process is gone). */
+  /** Deletes the namespaces that runs killed before their cleanup left behind (local/sys/netns.ts). */
   static reapStale(): void {
-    for (const line of run("ip", ["netns", "list"]).stdout.split("\n")) {
-      const match = /^(edge-[a-z]+-(\d+)[a-z]?-[a-z]+)\b/.exec(line);
-      if (!match) continue;
-      const tag = Number(match[2]);
-      // Tags are pid % 100000 of the process that made them; keep any that may still be alive.
-      const alive = run("sh", ["-c", `ls /proc | grep -E '^[0-9]+$' | awk '$1 % 100000 == ${tag}' | head -1`]).stdout.trim();
-      if (alive) continue;
-      for (const pid of run("ip", ["netns", "pids", match[1]!]).stdout.split(/\s+/).filter(Boolean)) {
-        try { process.kill(Number(pid), "SIGKILL"); } catch { /* gone */ }
-      }
-      run("ip", ["netns", "del", match[1]!]);
-    }
+    reapStale();
   }
 
   /**
@@ -103,7 +78,7 @@ export class Testbed {
   async up(options: { kongBackend?: boolean; kubeProxy?: boolean } = {}): Promise<void> {
     Testbed.reapStale();
     this.down();
-    for (const ns of this.namespaces) run("ip", ["netns", "add", ns]);
+    addNetns(...this.namespaces);
     // Both ends are created from inside the testbed's namespaces, never in the machine's own.
     const link = (a: string, aIf: string, b: string, bIf: string) =>
       inNs(a, "ip", ["link", "add", aIf, "type", "veth", "peer", "name", bIf, "netns", b]);
@@ -155,11 +130,10 @@ export class Testbed {
     await this.waitFor(() => this.curl(this.app, `http://${addr.client4}/`).startsWith("external"), "client reachable from a pod");
   }
 
-  /** Starts an HTTP backend inside `ns`; stopped with the testbed, or earlier by killing the returned process. */
-  serve(ns: string, listeners: string[]): ChildProcess {
-    const child = spawn("ip", ["netns", "exec", ns, process.execPath, join(here, "server.mjs"), ...listeners], { stdio: "ignore" });
-    this.servers.push(child);
-    return child;
+  /** Starts an HTTP backend inside `ns`; stopped with the testbed, or earlier by its `stop()`. */
+  serve(ns: string, listeners: string[]): Process {
+    this.processes ??= new Processes(this.dir);
+    return this.processes.start(`server-${this.servers++}`, process.execPath, [server, ...listeners], { via: viaNetns(ns) });
   }
 
   /** The rules kube-proxy programs for a NodePort Service 30080→kong:8000, 30443→kong:8443. */
@@ -300,22 +274,13 @@ EOF`);
   }
 
   /** Polls `cond` every 100 ms; the default allows for a loaded 2-core machine. */
-  async waitFor(cond: () => boolean, what: string, seconds = 20): Promise<void> {
-    const deadline = Date.now() + seconds * 1000;
-    while (Date.now() < deadline) {
-      if (cond()) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`testbed: timed out waiting for ${what}`);
+  waitFor(cond: () => boolean, what: string, seconds = 20): Promise<void> {
+    return waitFor(cond, `testbed: ${what}`, { seconds, everyMs: 100 });
   }
 
   down(): void {
-    for (const s of this.servers.splice(0)) s.kill("SIGTERM");
-    for (const ns of this.namespaces) {
-      const pids = run("ip", ["netns", "pids", ns]).stdout.split(/\s+/).filter(Boolean);
-      for (const pid of pids) { try { process.kill(Number(pid), "SIGKILL"); } catch { /* already gone */ } }
-      run("ip", ["netns", "del", ns]);
-    }
+    // Every process inside dies with its namespace, the servers included.
+    deleteNetns(...this.namespaces);
   }
 
   destroy(): void {
