@@ -2,9 +2,9 @@
  * argocd > sync: argocd/edge.yaml, then argocd/edge-managed-namespace.yaml, as shipped (only the
  * repoURL pointed at a Git server on loopback serving this repository with the Kong chart vendored
  * in charts/), synced by Argo CD's own application controller and repo-server
- * (tests/argocd/argocd.ts) into a real control plane with three kwok nodes
- * (tests/cluster/cluster.ts), serving the resource metrics API as metrics-server would
- * (tests/cluster/metrics-api.ts: without it the real Kong chart's HPA turns Degraded 15 s after
+ * (local/argocd.ts) into a real control plane with three kwok nodes
+ * (local/control-plane.ts), serving the resource metrics API as metrics-server would
+ * (local/metrics-api.ts: without it the real Kong chart's HPA turns Degraded 15 s after
  * its first scaling, and the Application with it). What kwok cannot show: containers do not run,
  * so that node-init removes its rules when its DaemonSet is deleted is tested in tests/testbed;
  * here, that Argo CD deletes the DaemonSet. Last, the same Application from the chart package in an

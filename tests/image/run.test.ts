@@ -1,6 +1,6 @@
 /**
  * node-init image > run: the rendered container commands, run with nothing but the image's own
- * files (tests/image/pod.ts: chrooted into a copy of its tree, mounted as the kubelet would), in a
+ * files (tests/lib/pod.ts: chrooted into a copy of its tree, mounted as the kubelet would), in a
  * testbed node namespace. The rules land in that namespace, and each kube-proxy mode is detected
  * with the image's tools alone.
  */

@@ -1,6 +1,6 @@
 /**
  * node-init > privileges: each host-access mode's container command, run from the node-init
- * image (tests/image/pod.ts) under exactly the capabilities its rendered securityContext grants,
+ * image (tests/lib/pod.ts) under exactly the capabilities its rendered securityContext grants,
  * works; without any one of them it fails. hostPID is reproduced as pod.ts describes: the rendered
  * `nsenter --target 1 --net` lands in the testbed node, never in the machine's own namespace.
  */
