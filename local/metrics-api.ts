@@ -1,6 +1,6 @@
 /**
  * The resource metrics API (metrics.k8s.io/v1beta1, as metrics-server serves it) for a test
- * control plane (cluster.ts), which has no metrics-server: without it an HPA can read no CPU
+ * control plane (control-plane.ts), which has no metrics-server: without it an HPA can read no CPU
  * usage, and once it has scaled to its minimum it reports ScalingActive False
  * (FailedGetResourceMetric). Served over HTTPS on 127.0.0.1 and registered with the API server's
  * aggregation layer by an APIService whose ExternalName Service names 127.0.0.1. Every container
