@@ -6,12 +6,11 @@
  * /run (it keeps the machine's /sys, whose cgroup mounts runc needs); it listens only on a unix
  * socket in the test's folder, and its containers join the node namespace.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../lib/paths.js";
-import { addNetns, builtImage, inNs, ownerTag, requirePrograms, run, type Run } from "../../local/index.js";
+import { addNetns, builtImage, inNs, ownerTag, type Process, Processes, requirePrograms, type Run, run } from "../../local/index.js";
 import { Testbed } from "../lib/testbed.js";
 
 if (process.getuid?.() !== 0) throw new Error("node-init image > containerd: needs root (CI runs as root)");
@@ -36,7 +35,7 @@ describe("node-init image > containerd", () => {
   let base = "";
   let socket = "";
   let netns = "";
-  let daemon: ChildProcess | undefined;
+  let daemon: Process | undefined;
   let bin = "";
   let digest = "";
   let archive = "";
@@ -44,7 +43,7 @@ describe("node-init image > containerd", () => {
 
   /** ctr inside the daemon's namespaces (its /run holds the shims' sockets and stdio FIFOs). */
   const ctr = (args: string[]) =>
-    run("nsenter", ["--target", String(daemon!.pid), "--mount", "--", join(bin, "ctr"), "--address", socket, ...args],
+    run("nsenter", ["--target", String(daemon!.child.pid), "--mount", "--", join(bin, "ctr"), "--address", socket, ...args],
       { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
 
   beforeAll(async () => {
@@ -73,16 +72,16 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
     // containerd 1.6 keeps shim sockets under /run/containerd: a /run of its own hides them. The
     // node namespace's file is bound first, for the containers to join.
     writeFileSync(netns, "");
-    // --pdeathsig: the daemon dies with this test process, however that ends.
-    daemon = spawn("setpriv", ["--pdeathsig", "SIGKILL", "--", "unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+    // The runner's parent-death signal: the daemon dies with this test process, however that ends.
+    daemon = new Processes(base).start("containerd", "unshare", ["--mount", "--propagation", "private", "--", "sh", "-c",
       `mount --bind "/run/netns/$1" "$2" && mount -t tmpfs tmpfs /run && mkdir /run/containerd && exec containerd --config "$0"`,
-      join(base, "config.toml"), tb.node, netns], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stdio: "ignore" });
+      join(base, "config.toml"), tb.node, netns], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
     await tb.waitFor(() => existsSync(socket) && ctr(["version"]).status === 0, "containerd");
     imported = ctr(["images", "import", "--all-platforms", archive]);
   });
   afterAll(() => {
     // The daemon, and any shim a failed test left (their command lines name this test's socket).
-    daemon?.kill("SIGKILL");
+    daemon?.signal("SIGKILL");
     for (const pid of socket ? readdirSync("/proc").filter((p) => /^\d+$/.test(p)) : []) {
       try {
         if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(socket)) process.kill(Number(pid), "SIGKILL");

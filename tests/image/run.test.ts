@@ -4,11 +4,11 @@
  * testbed node namespace. The rules land in that namespace, and each kube-proxy mode is detected
  * with the image's tools alone.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addNetns, inNs, ownerTag, removeScratchCharts, requirePrograms, run, shIn } from "../../local/index.js";
+import { addNetns, inNs, ownerTag, type Process, Processes, removeScratchCharts, requirePrograms, run, shIn, viaNetns } from "../../local/index.js";
 import { type NodeInit, renderNodeInit } from "../lib/node-init.js";
 import { type TestbedMode, Testbed } from "../lib/testbed.js";
 import { type HostAccess, ImagePod, type PodVolumes, serviceAccountPath as SA } from "../lib/pod.js";
@@ -165,7 +165,7 @@ describe("node-init image > run: the API call over TLS", () => {
   let pki = "";
   let serviceAccount = "";
   const url = "https://127.0.0.1:6443/apis/apps/v1/namespaces/edge-node-init/daemonsets/edge-node-init";
-  let server: ChildProcess | undefined;
+  let server: Process | undefined;
   const openssl = (args: string[]) => {
     const r = run("openssl", args, { cwd: pki });
     if (r.status !== 0) throw new Error(`openssl ${args.join(" ")}: ${r.stderr}`);
@@ -185,12 +185,12 @@ describe("node-init image > run: the API call over TLS", () => {
     // An API server stand-in: answers 404 (the DaemonSet is gone) and echoes what it was sent.
     const code = `require("https").createServer({ key: require("fs").readFileSync("server.key"), cert: require("fs").readFileSync("server.crt") },
       (q, r) => { r.writeHead(404, { "content-type": "application/json" }); r.end(JSON.stringify({ path: q.url, authorization: q.headers.authorization })); }).listen(6443, "127.0.0.1");`;
-    server = spawn("ip", ["netns", "exec", testbed().node, process.execPath, "-e", code], { cwd: pki, stdio: "ignore" });
+    server = new Processes(pki).start("api-stand-in", process.execPath, ["-e", code], { via: viaNetns(testbed().node) });
     inNs(testbed().node, "ip", ["link", "set", "lo", "up"]);
     await testbed().waitFor(() => inNs(testbed().node, "curl", ["-sk", "-o", "/dev/null", "https://127.0.0.1:6443/"], { allowFail: true }).status === 0, "the HTTPS stand-in");
     writeFileSync(join(serviceAccount, "token"), "test-token");
   });
-  afterAll(() => { server?.kill("SIGKILL"); });
+  afterAll(() => { server?.signal("SIGKILL"); });
 
   /** The script's request, run by the image's sh and curl with `ca` as the ServiceAccount's ca.crt. */
   const call = (ca: string | undefined) => {

@@ -121,13 +121,13 @@ export function writeReplay(listings: Listings, dir: string): { bin: string; pro
 /**
  * What node-init's `plan` reads on real node `node` and decides from it: the script sourced with
  * node-init's environment `env`, every nft and ip call passed through a recording program to the
- * node's own, and the /proc/net files it reads.
+ * node's own (or, for nft, to `nft`: another release's program), and the /proc/net files it reads.
  */
-export function recordListings(node: Node, env: Record<string, string>, about: string): Listings {
+export function recordListings(node: Node, env: Record<string, string>, about: string, nft?: string): Listings {
   const dir = mkdtempSync(join(node.options.dir, "listings-"));
   const record = join(dir, "calls");
   for (const program of RECORDED_PROGRAMS) {
-    const real = node.exec("sh", ["-c", `command -v ${program}`]).stdout.trim();
+    const real = program === "nft" && nft ? nft : node.exec("sh", ["-c", `command -v ${program}`]).stdout.trim();
     if (!real) throw new Error(`node ${node.name}: no ${program}`);
     writeFileSync(join(dir, program), recorderProgram(program, real, record), { mode: 0o755 });
   }

@@ -393,12 +393,17 @@ describe.each(setups)("nodes > edge on two real nodes, kube-proxy in $mode mode,
     };
     const env = Object.fromEntries((ds.spec.template.spec.containers.find((c) => c.name === "node-init")!.env ?? [])
       .filter((e) => e.value !== undefined && e.name !== "NODE_INIT_STATE_DIR").map((e) => [e.name, e.value!]));
+    // The node's nft, and another release's when EDGE_LISTINGS_NFT names one (sh tools/newer-nft.sh).
+    const nfts = [undefined, process.env.EDGE_LISTINGS_NFT || undefined];
     for (const node of nodes!.nodes) {
-      const file = join(repoRoot, "tests", "fixtures", "listings", `${mode}-portmap-${portmap}-${node.name}.txt`);
-      const nft = node.exec("nft", ["--version"]).stdout.trim();
-      const live = recordListings(node, env, `# ${node.name}: kube-proxy ${mode} mode, CNI portmap ${portmap} backend, a hostPort 80 pod on edge-node-b;\n# ${nft}; recorded by tests/nodes/e2e.test.ts (EDGE_RECORD_LISTINGS=1).`);
-      if (process.env.EDGE_RECORD_LISTINGS === "1") writeFileSync(file, formatListings(live));
-      expect(live.decided, `what node-init decides on ${node.name}, against ${file}`).toEqual(parseListings(readFileSync(file, "utf8")).decided);
+      for (const program of nfts) {
+        const version = node.exec(program ?? "nft", ["--version"]).stdout.trim();
+        const release = program ? `-nft${/v(\S+)/.exec(version)![1]}` : "";
+        const file = join(repoRoot, "tests", "fixtures", "listings", `${mode}-portmap-${portmap}-${node.name}${release}.txt`);
+        const live = recordListings(node, env, `# ${node.name}: kube-proxy ${mode} mode, CNI portmap ${portmap} backend, a hostPort 80 pod on edge-node-b;\n# ${version}; recorded by tests/nodes/e2e.test.ts (EDGE_RECORD_LISTINGS=1${program ? ", EDGE_LISTINGS_NFT" : ""}).`, program);
+        if (process.env.EDGE_RECORD_LISTINGS === "1") writeFileSync(file, formatListings(live));
+        expect(live.decided, `what node-init decides on ${node.name} with ${version}, against ${file}`).toEqual(parseListings(readFileSync(file, "utf8")).decided);
+      }
     }
   };
 
