@@ -8,8 +8,8 @@
 #                 (`npm run tools`, npm test's pretest: what every suite runs)
 #   test:cluster  system helm3 helm4 control kwok (tests/cluster: both Helms against the control
 #                 plane and kwok's nodes)
-#   bench         system helm3 helm4 control kwok node oci (the netns testbed, the real nodes, the
-#                 kwok fleets; tests/lib/tools.ts finds both Helms when it loads)
+#   bench         system helm3 control kwok node oci (the netns testbed, the real nodes, the kwok
+#                 fleets; each renders and installs with helm3)
 #   demo          system helm3 control node oci (the control plane without kwok, two real nodes,
 #                 and the registry on their lan that oras fills with the images they pull)
 #   helm, cluster, registry: helm3 helm4 chart, control kwok, oci cosign (the groups of old).
@@ -379,7 +379,7 @@ groups_of() {
   case $1 in
     test) echo system helm3 helm4 chart control kwok node lint argocd oci cosign renovate ;;
     test:cluster) echo system helm3 helm4 control kwok ;;
-    bench) echo system helm3 helm4 control kwok node oci ;;
+    bench) echo system helm3 control kwok node oci ;;
     demo) echo system helm3 control node oci ;;
     helm) echo helm3 helm4 chart ;;
     cluster) echo control kwok ;;
