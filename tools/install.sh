@@ -20,9 +20,10 @@
 #   helm4     helm4: Helm 4 at HELM4_VERSION
 #   chart     the chart tests' own: helm-unittest (tools/go.mod) and psa-check (tools/psa)
 #   control   a control plane: etcd (tools/etcd), kube-apiserver, kube-controller-manager and
-#             kube-scheduler (tools/k8s, at KUBE_VERSION)
+#             kube-scheduler (kube: tools/k8s at KUBE_VERSION, one binary for all six Kubernetes
+#             commands, linked under each name; so `control` links kubelet, kube-proxy, kubectl too)
 #   kwok      kwok, with its stages (share/kwok/stage), for fake nodes
-#   node      what a real node runs: kubelet, kube-proxy and kubectl (tools/k8s, as the control
+#   node      what a real node runs: kubelet, kube-proxy and kubectl (kube, as the control
 #             plane), containerd with its runc shim and ctr, runc (cgo, with libseccomp from
 #             `system`), the CNI plugins bridge, host-local, loopback and portmap (into .tools/cni,
 #             apart from iproute2's own `bridge`), and crictl to debug a node by hand
@@ -221,35 +222,34 @@ chart_tools() {
   go_tools bin tools/psa "" psa-check=edge.local/tools/psa
 }
 
-# kube_tools NAME=PACKAGE...: these commands of k8s.io/kubernetes from tools/k8s at KUBE_VERSION,
-# with the version stamps of its release build.
+# kube_tools: kube, the commands of k8s.io/kubernetes at KUBE_VERSION as one binary (tools/k8s's
+# main.go), with the version stamps of its release build, linked under each command's name.
+# One binary links once what the six share, instead of six times.
 kube_tools() {
   grep -q "^	k8s.io/kubernetes $KUBE_VERSION " "$root/tools/k8s/go.mod" || {
     echo "tools: tools/k8s/go.mod is not at k8s.io/kubernetes $KUBE_VERSION; run sh tools/k8s/update.sh" >&2
     exit 1
   }
-  if [ -z "${kube_ldflags:-}" ]; then
-    # The version stamps of the Kubernetes release build (hack/lib/version.sh), buildDate being the
-    # release's commit time as the module proxy reports it; git commit and tree state are unknown.
-    minor=${KUBE_VERSION#v1.}
-    minor=${minor%%.*}
-    kube_ldflags=''
-    for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
-      kube_ldflags="$kube_ldflags -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-    done
-    kube_date=$(cd "$root/tools/k8s" && go list -m -f '{{with .Time}}{{.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' k8s.io/kubernetes)
-    [ -z "$kube_date" ] || kube_ldflags="$kube_ldflags \
-      -X k8s.io/client-go/pkg/version.buildDate=$kube_date -X k8s.io/component-base/version.buildDate=$kube_date"
-  fi
-  go_tools bin "tools/k8s@$KUBE_VERSION" "$kube_ldflags" "$@"
+  # The version stamps of the Kubernetes release build (hack/lib/version.sh), buildDate being the
+  # release's commit time as the module proxy reports it; git commit and tree state are unknown.
+  minor=${KUBE_VERSION#v1.}
+  minor=${minor%%.*}
+  ldflags=''
+  for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
+    ldflags="$ldflags -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+  done
+  kube_date=$(cd "$root/tools/k8s" && go list -m -f '{{with .Time}}{{.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' k8s.io/kubernetes)
+  [ -z "$kube_date" ] || ldflags="$ldflags \
+    -X k8s.io/client-go/pkg/version.buildDate=$kube_date -X k8s.io/component-base/version.buildDate=$kube_date"
+  aliases='kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl'
+  go_tools bin "tools/k8s@$KUBE_VERSION" "$ldflags" kube=edge.local/tools/k8s
+  aliases=''
+  kube_done=1
 }
 
 # control_tools: a real control plane at KUBE_VERSION and its etcd.
 control_tools() {
-  kube_tools \
-    kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver \
-    kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager \
-    kube-scheduler=k8s.io/kubernetes/cmd/kube-scheduler
+  [ -n "${kube_done:-}" ] || kube_tools
   grep -q "^	go.etcd.io/etcd/server/v3 $ETCD_VERSION " "$root/tools/etcd/go.mod" || {
     echo "tools: tools/etcd/go.mod is not at go.etcd.io/etcd/server/v3 $ETCD_VERSION" >&2
     exit 1
@@ -268,13 +268,10 @@ kwok_tools() {
 }
 
 # node_tools: the programs of a real node, and kubectl to explore it. kubelet, kube-proxy and
-# kubectl come from the control plane's module; containerd, runc and the CNI plugins are go
-# installed at their releases with the version stamps of their release builds (Makefile LDFLAGS).
+# kubectl are the control plane's kube; containerd, runc and the CNI plugins are go installed at
+# their releases with the version stamps of their release builds (Makefile LDFLAGS).
 node_tools() {
-  kube_tools \
-    kubelet=k8s.io/kubernetes/cmd/kubelet \
-    kube-proxy=k8s.io/kubernetes/cmd/kube-proxy \
-    kubectl=k8s.io/kubernetes/cmd/kubectl
+  [ -n "${kube_done:-}" ] || kube_tools
   ctr=github.com/containerd/containerd/v2
   go_tools bin "@$CONTAINERD_VERSION" "-X $ctr/version.Version=$CONTAINERD_VERSION -X $ctr/version.Package=$ctr" \
     "containerd=$ctr/cmd/containerd" "containerd-shim-runc-v2=$ctr/cmd/containerd-shim-runc-v2" "ctr=$ctr/cmd/ctr"
