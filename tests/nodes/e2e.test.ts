@@ -14,7 +14,7 @@ import { appendFileSync, cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { builtImage, edgeImages, helms, installEdge, kongChart, kubeletSysctls, lan, NodeCluster, pinnedName, type PortmapBackend, type ProxyMode, removeScratchCharts, repositoryAndTag, requirePrograms, run, scratchChart, standInValues } from "../../local/index.js";
-import { formatListings, parseListings, recordListings } from "../lib/listings.js";
+import { formatListings, type Listings, parseListings, recordListings } from "../lib/listings.js";
 import { repoRoot } from "../lib/paths.js";
 
 if (process.getuid?.() !== 0) throw new Error("nodes > e2e: needs root (CI runs as root)");
@@ -396,6 +396,7 @@ describe.each(setups)("nodes > edge on two real nodes, kube-proxy in $mode mode,
     // The node's nft, and another release's when EDGE_LISTINGS_NFT names one (sh tools/newer-nft.sh).
     const nfts = [undefined, process.env.EDGE_LISTINGS_NFT || undefined];
     for (const node of nodes!.nodes) {
+      let first: Listings["decided"] | undefined;
       for (const program of nfts) {
         const version = node.exec(program ?? "nft", ["--version"]).stdout.trim();
         const release = program ? `-nft${/v(\S+)/.exec(version)![1]}` : "";
@@ -403,6 +404,8 @@ describe.each(setups)("nodes > edge on two real nodes, kube-proxy in $mode mode,
         const live = recordListings(node, env, `# ${node.name}: kube-proxy ${mode} mode, CNI portmap ${portmap} backend, a hostPort 80 pod on edge-node-b;\n# ${version}; recorded by tests/nodes/e2e.test.ts (EDGE_RECORD_LISTINGS=1${program ? ", EDGE_LISTINGS_NFT" : ""}).`, program);
         if (process.env.EDGE_RECORD_LISTINGS === "1") writeFileSync(file, formatListings(live));
         expect(live.decided, `what node-init decides on ${node.name} with ${version}, against ${file}`).toEqual(parseListings(readFileSync(file, "utf8")).decided);
+        // Another nft release lists the same rules: the same decision.
+        expect(live.decided, `what node-init decides on ${node.name} with ${version} and with the node's nft`).toEqual(first ??= live.decided);
       }
     }
   };
