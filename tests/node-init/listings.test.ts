@@ -1,7 +1,7 @@
 /**
  * node-init > listings: node-init's `plan` replayed without root on what it read on real nodes
  * (tests/fixtures/listings, recorded by tests/nodes/e2e.test.ts: kube-proxy's tables in its
- * iptables and nftables modes, CNI portmap's hostPort chains in both backends, nft 1.0.6; the
+ * iptables and nftables modes, CNI portmap's hostPort chains in both backends, nft 1.0.6 and 1.1.3; the
  * format is tests/lib/listings.ts's). From the same nft and ip answers and /proc/net files it must
  * decide what it decided there; a call it makes that was not recorded fails the replay; and a
  * changed answer changes the decision as it should. Runs as an unprivileged user.
@@ -16,8 +16,10 @@ import { run } from "../../local/index.js";
 
 const corpus = join(repoRoot, "tests", "fixtures", "listings");
 const files = readdirSync(corpus).filter((f) => f.endsWith(".txt")).sort();
-const expected = ["iptables-portmap-iptables", "nftables-portmap-nftables"].flatMap((setup) => ["edge-node-a", "edge-node-b"].map((n) => `${setup}-${n}.txt`));
-if (files.join() !== [...expected].sort().join()) throw new Error(`node-init > listings: tests/fixtures/listings holds ${files.join(", ")}; expected ${expected.join(", ")} (record them: EDGE_RECORD_LISTINGS=1 npx vitest run tests/nodes/e2e.test.ts)`);
+/** Each setup and node, listed by the node's nft (1.0.6) and by a newer release (1.1.3, which prints priorities by name). */
+const expected = ["iptables-portmap-iptables", "nftables-portmap-nftables"].flatMap((setup) => ["edge-node-a", "edge-node-b"]
+  .flatMap((n) => ["", "-nft1.1.3"].map((release) => `${setup}-${n}${release}.txt`)));
+if (files.join() !== [...expected].sort().join()) throw new Error(`node-init > listings: tests/fixtures/listings holds ${files.join(", ")}; expected ${expected.join(", ")} (record them: EDGE_RECORD_LISTINGS=1 EDGE_LISTINGS_NFT=$(sh tools/newer-nft.sh) npx vitest run tests/nodes/e2e.test.ts)`);
 const load = (file: string): Listings => parseListings(readFileSync(join(corpus, file), "utf8"));
 
 const temps: string[] = [];
