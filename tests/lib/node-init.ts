@@ -8,7 +8,7 @@ import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "
 import { dirname, join } from "node:path";
 import { ImagePod } from "./pod.js";
 import { type K8sObject, render } from "../lib/chart.js";
-import { helms, inNs, type Process, Processes, type Run, run, viaNetns } from "../../local/index.js";
+import { groupMembers, helms, inNs, type Process, Processes, type Run, run, viaNetns, waitFor } from "../../local/index.js";
 import { type Testbed } from "./testbed.js";
 
 interface Container {
@@ -109,16 +109,22 @@ export function startRun(tb: Testbed, ni: NodeInit, overrides: Record<string, st
   const { argv, env } = inPod(tb, ni, ["/bin/sh", "/scripts/node-init.sh", "run"], overrides);
   // Its own process group (the runner's), so stopRuns can end it with its children (ticker, nft monitor).
   const p = new Processes(tb.dir).start(`run-${runs++}`, argv[0]!, argv.slice(1), { env, via: viaNetns(tb.node) });
+  // Ended as a container ends: its main process and every process it started (its group: the
+  // ticker, the nft monitor), as the runtime's PID namespace would have it.
+  const exited = p.exited.then(async (code) => {
+    await waitFor(() => groupMembers(p.child.pid!).length === 0, "run's processes to end", { seconds: 30, everyMs: 20 }).catch(() => undefined);
+    return code;
+  });
   running.add(p);
-  void p.exited.then(() => running.delete(p));
+  void exited.then(() => running.delete(p));
   const stop = async () => {
     p.child.kill("SIGTERM");
     // The kubelet's grace period is 30 s: a run that outlives it names what kept it.
-    const code = await Promise.race([p.exited, new Promise<undefined>((r) => setTimeout(r, 30_000))]);
+    const code = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(r, 30_000))]);
     if (code !== undefined) return code;
     throw new Error(`run did not end within 30 s of SIGTERM; still running:\n${sessionProcesses(p.child.pid!).join("\n")}\nits log:\n${p.log()}`);
   };
-  return { child: p.child, log: p.log, exited: p.exited, stop };
+  return { child: p.child, log: p.log, exited, stop };
 }
 
 /**
@@ -129,7 +135,7 @@ export function startRun(tb: Testbed, ni: NodeInit, overrides: Record<string, st
 export async function stopRuns(): Promise<number> {
   const left = [...running];
   for (const p of left) p.signal("SIGKILL");
-  await Promise.all(left.map((p) => p.exited));
+  await Promise.all(left.map((p) => waitFor(() => !p.running() && groupMembers(p.child.pid!).length === 0, "a run's processes to end", { seconds: 30, everyMs: 20 })));
   return left.length;
 }
 
