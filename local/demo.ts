@@ -147,6 +147,7 @@ async function downVerb(): Promise<void> {
 
 const verbs: Record<string, () => Promise<void>> = { up: upVerb, status: statusVerb, down: downVerb, serve };
 const verb = process.argv[2] ?? "up";
-if (process.getuid?.() !== 0) throw new Error("npm run demo needs root: it builds network, PID and mount namespaces");
-if (!verbs[verb]) throw new Error(`npm run demo -- ${verb}: unknown verb; use up (the default), status or down`);
-await verbs[verb]();
+const refuse = (why: string) => { console.error(`npm run demo: ${why}`); process.exit(2); };
+if (!verbs[verb]) refuse(`unknown verb ${verb}; use up (the default), status or down`);
+if (process.getuid?.() !== 0) refuse("needs root: it builds network, PID and mount namespaces");
+await verbs[verb]!();
