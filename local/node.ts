@@ -131,7 +131,7 @@ state = "/run/containerd"
   snapshotter = "overlayfs"
   [plugins.'io.containerd.cri.v1.images'.pinned_images]
     sandbox = "${sandboxImage}"
-  # Registries the node pulls from: a hosts.toml per registry host (tests/registry, hostsToml).
+  # Registries the node pulls from: a hosts.toml per registry host (registry.ts, hostsToml).
   [plugins.'io.containerd.cri.v1.images'.registry]
     config_path = "${this.registryConfigPath}"
 [plugins.'io.containerd.cri.v1.runtime']
