@@ -50,7 +50,7 @@ export function deleteNetns(...names: string[]): void {
 }
 
 /** The namespaces this helper names (any owner), with their owner tag. */
-export function ownedNetns(): { name: string; owner: number }[] {
+function ownedNetns(): { name: string; owner: number }[] {
   return run("ip", ["netns", "list"]).stdout.split("\n").flatMap((line) => {
     const m = /^(edge-[a-z]+-(\d+)[a-z]?-[a-z]+)\b/.exec(line);
     return m ? [{ name: m[1]!, owner: Number(m[2]) }] : [];

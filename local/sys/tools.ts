@@ -3,7 +3,6 @@
  * .tools/bin, the data they need at run time in .tools/share), and the machine's programs, each
  * listed in tools/programs.tsv with its Debian package.
  */
-import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot, toolsDir } from "./paths.js";
@@ -63,10 +62,4 @@ export function requirePrograms<const T extends readonly string[]>(...programs: 
     throw new Error(`missing: ${missing.join(", ")}; run \`sh tools/install.sh system\` as root, or apt-get install ${[...new Set(programs.filter((p) => !found[p]).map((p) => packages.get(p)))].join(" ")}`);
   }
   return found as Record<T[number], string>;
-}
-
-/** The `Version:"vX.Y.Z"` a helm binary reports. */
-export function helmVersion(h: Helm): string {
-  const out = execFileSync(h.path, ["version"], { encoding: "utf8" });
-  return /Version:"(v[^"]+)"/.exec(out)?.[1] ?? out.trim();
 }

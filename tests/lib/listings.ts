@@ -17,6 +17,9 @@ import { join } from "node:path";
 import type { Node } from "../../local/index.js";
 import { repoRoot } from "./paths.js";
 
+/** `s` as one shell word. */
+const quoted = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`;
+
 /** The globals `plan` decides the rules by (files/node-init.sh, its block of globals). */
 export const PLAN_GLOBALS = ["MODE", "USE", "BLOCKED", "WITHHELD", "SERVED", "NODEPORTS4", "NODEPORTS6", "SERVICES4", "SERVICES6"] as const;
 
@@ -42,7 +45,6 @@ export interface Listings {
  * `procNet`, /proc/net is read from there instead.
  */
 export function planScript(nodeInit: string, procNet?: string): string {
-  const quoted = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
   return [
     `. ${quoted(nodeInit)}`,
     procNet ? `PROC_NET=${quoted(procNet)}` : "",
@@ -132,7 +134,7 @@ export function recordListings(node: Node, env: Record<string, string>, about: s
     writeFileSync(join(dir, program), recorderProgram(program, real, record), { mode: 0o755 });
   }
   const exports = Object.entries({ ...env, NODE_INIT_LIBRARY: "1", NODE_INIT_STATE_DIR: join(dir, "state") })
-    .map(([k, v]) => `export ${k}='${v.replaceAll("'", `'\\''`)}'`).join("\n");
+    .map(([k, v]) => `export ${k}=${quoted(v)}`).join("\n");
   const r = node.exec("sh", ["-c", `${exports}\nexport PATH=${dir}:$PATH\n${planScript(join(repoRoot, "files", "node-init.sh"))}`]);
   if (r.status !== 0) throw new Error(`node ${node.name}: node-init's plan failed: ${r.stderr}`);
   const decided = parseListings(r.stdout).decided;

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, 
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { capabilityDrop } from "../lib/pod.js";
-import { inNs, ownerTag, removeScratchCharts, requirePrograms, run, shIn } from "../../local/index.js";
+import { inNs, ownerTag, removeScratchCharts, requirePrograms, run, shIn, sleep } from "../../local/index.js";
 import { imagePod, inPod, type NodeInit, renderNodeInit, runsInNode, sessionProcesses, startRun, stopRuns, verb, verbOnHost } from "../lib/node-init.js";
 import { addr, type TestbedMode, Testbed } from "../lib/testbed.js";
 
@@ -22,7 +22,6 @@ afterAll(() => {
   expect(run("nft", ["-s", "list", "ruleset"]).stdout).toBe(hostRuleset);
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One kept-alive connection from the client namespace: `next()` makes a request on it. */
 function keptAlive(tb: Testbed, url: string) {
